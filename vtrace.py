@@ -1,0 +1,475 @@
+# Copyright 2025 The impala-tf authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     https://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""V-trace off-policy actor-critic targets (IMPALA, paper section 4).
+
+Espeholt, Soyer, Munos et al., "IMPALA: Scalable Distributed Deep-RL with
+Importance Weighted Actor-Learner Architectures", ICML 2018, arXiv 1802.01561.
+
+The public API is that of the IMPALA release (`deepmind/scalable_agent`), so
+that code written against it can switch: `log_probs_from_logits_and_actions`,
+`from_logits` returning `VTraceFromLogitsReturns`, `from_importance_weights`
+returning `VTraceReturns`. Added: the paper's lambda (Remark 2) as the keyword
+`lambda_`, float64 support and the keyword `use_xla`.
+
+Notation (time-major, as everywhere past the actor): T is the unroll length,
+B the batch size, A the number of actions. Every tensor may carry the same
+extra trailing batch dimensions, e.g. rewards [T, B, C], values [T, B, C],
+bootstrap_value [B, C].
+
+The V-trace target of state x_s is, with per-step discounts gamma_i
+(0 where an episode ended) and n = T - s (paper eq. (1)):
+
+  v_s = V(x_s) + sum_{t=s}^{T-1} (prod_{i=s}^{t-1} gamma_i c_i) delta_t V,
+  delta_t V = rho_t (r_t + gamma_t V(x_{t+1}) - V(x_t)),
+  rho_t = min(rho_bar, pi(a_t|x_t) / mu(a_t|x_t)),
+  c_i = lambda * min(c_bar, pi(a_i|x_i) / mu(a_i|x_i)),  c_bar = 1,
+
+with V(x_T) = bootstrap_value. It is computed with the backward recursion of
+Remark 1,
+
+  v_s - V(x_s) = delta_s V + gamma_s c_s (v_{s+1} - V(x_{s+1})),
+
+which runs as one XLA-compiled function (`tf.function(jit_compile=True)`),
+both eagerly and inside a `tf.compat.v1` graph run by a Session. The policy
+gradient advantage of section 4.2 is
+
+  pg_advantage_s = min(rho_bar_pg, pi/mu) (r_s + gamma_s v_{s+1} - V(x_s)),
+
+with v_T = bootstrap_value.
+"""
+
+import collections
+import math
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+
+VTraceReturns = collections.namedtuple('VTraceReturns', 'vs pg_advantages')
+
+VTraceFromLogitsReturns = collections.namedtuple(
+    'VTraceFromLogitsReturns',
+    ['vs', 'pg_advantages', 'log_rhos', 'behaviour_action_log_probs',
+     'target_action_log_probs'])
+
+_FLOAT_DTYPES = (tf.float32, tf.float64)
+
+
+# ----------------------------------------------------------------------------
+# Argument checking.
+# ----------------------------------------------------------------------------
+
+
+def _is_typed(x):
+  """Whether `x` carries its own dtype (a tensor, variable or numpy value)."""
+  return tf.is_tensor(x) or isinstance(x, (np.ndarray, np.generic))
+
+
+def _common_float_dtype(named_args):
+  """The dtype of the first typed argument in `named_args`, else float32.
+
+  Args:
+    named_args: sequence of (name, value) pairs.
+
+  Returns:
+    (dtype, name of the argument it came from, or None).
+  """
+  for arg_name, x in named_args:
+    if _is_typed(x):
+      return tf.as_dtype(x.dtype), arg_name
+  return tf.float32, None
+
+
+def _to_float_tensor(x, arg_name, dtype, dtype_source=None):
+  """Converts `x` to a float tensor of `dtype`; typed inputs must match it.
+
+  Python numbers and lists take `dtype`. Tensors and numpy arrays keep their
+  own dtype, and a mismatch is a ValueError rather than a silent cast.
+  """
+  if _is_typed(x):
+    x = tf.convert_to_tensor(x)
+  else:
+    x = tf.convert_to_tensor(x, dtype=dtype)
+  if x.dtype not in _FLOAT_DTYPES:
+    raise ValueError(f'{arg_name} must be float32 or float64 but has dtype '
+                     f'{x.dtype.name}.')
+  if x.dtype != dtype:
+    raise ValueError(
+        f'{arg_name} has dtype {x.dtype.name} but {dtype_source} has dtype '
+        f'{dtype.name}: the float arguments must share one dtype (float32 or '
+        'float64).')
+  return x
+
+
+def _shape_str(shape):
+  return str(tf.TensorShape(shape).as_list()
+             if tf.TensorShape(shape).rank is not None else 'unknown rank')
+
+
+def _check_shape(x, arg_name, expected, expected_desc, ref=None):
+  """Checks `x.shape` against the static shape `expected`.
+
+  Raises ValueError now where the static shapes disagree. Where a dimension
+  is unknown until run time (a v1 placeholder with None dims) and `ref` is
+  given, returns an assert op comparing `tf.shape(x)` with `ref` (a shape
+  tensor); otherwise returns None.
+  """
+  expected = tf.TensorShape(expected)
+  if x.shape.rank is None:
+    raise ValueError(f'{arg_name} must have a known rank ({expected_desc}).')
+  if not x.shape.is_compatible_with(expected):
+    raise ValueError(
+        f'{arg_name} must have shape {expected_desc}={_shape_str(expected)} '
+        f'but has shape {_shape_str(x.shape)}.')
+  if ref is not None:
+    return tf.debugging.assert_equal(
+        tf.shape(x, out_type=ref.dtype), ref,
+        message=f'{arg_name} must have shape {expected_desc} but has '
+        'another shape:')
+  return None
+
+
+def _scalar_hyperparameter(value, arg_name, dtype, none_value, low, high):
+  """Validates a threshold or lambda; returns a Python float or a tensor."""
+  if value is None:
+    return none_value
+  if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    value = float(value)
+    if not low <= value <= high or math.isnan(value):
+      raise ValueError(f'{arg_name} must lie in [{low}, {high}] but is '
+                       f'{value}.')
+    return value
+  value = tf.convert_to_tensor(value)
+  if value.shape.rank not in (None, 0):
+    raise ValueError(f'{arg_name} must be a scalar but has shape '
+                     f'{_shape_str(value.shape)}.')
+  return tf.stop_gradient(tf.cast(value, dtype))
+
+
+# ----------------------------------------------------------------------------
+# The compiled core.
+# ----------------------------------------------------------------------------
+
+
+def _vtrace_core(log_rhos, discounts, rewards, values, bootstrap_value,
+                 clip_rho_threshold, clip_pg_rho_threshold, lambda_):
+  """V-trace on checked tensors; traced once per (dtype, rank, use_xla).
+
+  Shapes: [T, B, ...] for the first four, [B, ...] for bootstrap_value;
+  scalars of the same dtype for the rest (no clipping is +inf).
+
+  Returns:
+    vs, pg_advantages, both [T, B, ...].
+  """
+  rhos = tf.exp(log_rhos)
+  clipped_rhos = tf.minimum(clip_rho_threshold, rhos)        # rho_t, eq. (1)
+  cs = lambda_ * tf.minimum(tf.ones_like(rhos), rhos)       # c_i, Remark 2
+  # V(x_{t+1}) for t = 0..T-1, with V(x_T) = bootstrap_value.
+  values_t_plus_1 = tf.concat([values[1:], bootstrap_value[None]], axis=0)
+  deltas = clipped_rhos * (rewards + discounts * values_t_plus_1 - values)
+
+  # Remark 1: v_s - V(x_s) = delta_s + gamma_s c_s (v_{s+1} - V(x_{s+1})),
+  # run backwards from v_T - V(x_T) = 0. Under XLA this is one while loop.
+  def step(vs_minus_v_next, elems):
+    delta_s, discount_c_s = elems
+    return delta_s + discount_c_s * vs_minus_v_next
+
+  vs_minus_v_xs = tf.scan(
+      step, (deltas, discounts * cs),
+      initializer=tf.zeros_like(bootstrap_value),
+      reverse=True)
+  vs = values + vs_minus_v_xs
+
+  # Section 4.2: advantage for the policy gradient, with v_T = bootstrap.
+  vs_t_plus_1 = tf.concat([vs[1:], bootstrap_value[None]], axis=0)
+  clipped_pg_rhos = tf.minimum(clip_pg_rho_threshold, rhos)
+  pg_advantages = clipped_pg_rhos * (rewards + discounts * vs_t_plus_1 - values)
+  return vs, pg_advantages
+
+
+# One tf.function per (dtype, rank, use_xla), each with an input signature of
+# unknown dims so that it is traced once (per graph) and never retraced for
+# new T or B; XLA compiles and caches one executable per concrete shape.
+_FUNCTIONS = {}
+# Eagerly, calling a ConcreteFunction directly skips tf.function's argument
+# matching, which is most of the call overhead.
+_CONCRETE_FUNCTIONS = {}
+
+
+def _core_function(dtype, rank, use_xla):
+  """The compiled (or, without use_xla, plain) `_vtrace_core` to call."""
+  key = (dtype, rank, bool(use_xla))
+  if key not in _FUNCTIONS:
+    seq = tf.TensorSpec([None] * rank, dtype)
+    scalar = tf.TensorSpec([], dtype)
+    signature = [seq, seq, seq, seq, tf.TensorSpec([None] * (rank - 1), dtype),
+                 scalar, scalar, scalar]
+    _FUNCTIONS[key] = tf.function(
+        _vtrace_core, input_signature=signature, jit_compile=bool(use_xla),
+        autograph=False)
+  function = _FUNCTIONS[key]
+  if tf.executing_eagerly():
+    if key not in _CONCRETE_FUNCTIONS:
+      _CONCRETE_FUNCTIONS[key] = function.get_concrete_function()
+    return _CONCRETE_FUNCTIONS[key]
+  return function
+
+
+# ----------------------------------------------------------------------------
+# Public API.
+# ----------------------------------------------------------------------------
+
+
+def log_probs_from_logits_and_actions(policy_logits, actions):
+  """Log-probability of each taken action under a softmax policy.
+
+  Args:
+    policy_logits: float32 or float64 tensor of shape [T, B, A] (or
+      [T, B, ..., A]) with un-normalised log-probabilities.
+    actions: int32 or int64 tensor of shape [T, B] (or [T, B, ...]) with the
+      actions taken, in [0, A).
+
+  Returns:
+    Tensor of shape [T, B] (or [T, B, ...]) and the dtype of `policy_logits`:
+    log pi(a_t|x_t). It carries gradients to `policy_logits`.
+
+  Raises:
+    ValueError: on a rank or shape mismatch, or a non-float / non-integer
+      dtype, naming the argument.
+  """
+  dtype, _ = _common_float_dtype([('policy_logits', policy_logits)])
+  policy_logits = _to_float_tensor(policy_logits, 'policy_logits', dtype)
+  if not tf.is_tensor(actions):
+    actions = np.asarray(actions)
+    if actions.dtype.kind in 'iu':
+      actions = actions.astype(np.int64 if actions.dtype.itemsize > 4
+                               else np.int32)
+  actions = tf.convert_to_tensor(actions)
+  if actions.dtype not in (tf.int32, tf.int64):
+    raise ValueError(f'actions must be int32 or int64 but has dtype '
+                     f'{actions.dtype.name}.')
+  if actions.shape.rank is None or actions.shape.rank < 2:
+    raise ValueError('actions must have shape [T, B] (or [T, B, ...]) but '
+                     f'has shape {_shape_str(actions.shape)}.')
+  if policy_logits.shape.rank != actions.shape.rank + 1:
+    raise ValueError(
+        'policy_logits must have shape [T, B, A] (one more dimension than '
+        f'actions, {_shape_str(actions.shape)}) but has shape '
+        f'{_shape_str(policy_logits.shape)}.')
+  if not policy_logits.shape[:-1].is_compatible_with(actions.shape):
+    raise ValueError(
+        f'policy_logits must have shape [T, B, A] with [T, B]='
+        f'{_shape_str(actions.shape)} as in actions but has shape '
+        f'{_shape_str(policy_logits.shape)}.')
+  return -tf.nn.sparse_softmax_cross_entropy_with_logits(
+      logits=policy_logits, labels=actions)
+
+
+def from_logits(behaviour_policy_logits,
+                target_policy_logits,
+                actions,
+                discounts,
+                rewards,
+                values,
+                bootstrap_value,
+                clip_rho_threshold=1.0,
+                clip_pg_rho_threshold=1.0,
+                lambda_=1.0,
+                name='vtrace_from_logits',
+                use_xla=True):
+  r"""V-trace for softmax policies (paper section 4.1 and 4.2).
+
+  Computes log rho_t = log pi(a_t|x_t) - log mu(a_t|x_t) from the two
+  policies' logits and calls `from_importance_weights`.
+
+  Args:
+    behaviour_policy_logits: [T, B, A] float tensor, logits of the behaviour
+      policy mu the actors sampled from.
+    target_policy_logits: [T, B, A] float tensor, logits of the target
+      policy pi (the learner's current policy).
+    actions: [T, B] int32/int64 tensor of the actions sampled from mu.
+    discounts: [T, B] float tensor, gamma_t (0 where an episode ended).
+    rewards: [T, B] float tensor, r_t.
+    values: [T, B] float tensor, V(x_t) under the target policy's baseline.
+    bootstrap_value: [B] float tensor, V(x_T).
+    clip_rho_threshold: rho_bar of eq. (1), a scalar; None: no clipping.
+    clip_pg_rho_threshold: rho_bar of the policy-gradient advantage
+      (section 4.2), a scalar; None: no clipping.
+    lambda_: the lambda of Remark 2, c_i = lambda_ * min(1, rho_i).
+    name: name scope of the ops.
+    use_xla: whether the recursion runs XLA-compiled (default) or as plain
+      TensorFlow ops (a tf.function without jit_compile).
+
+  All float arguments must share one dtype, float32 or float64. Every tensor
+  may carry the same extra trailing batch dimensions (logits then
+  [T, B, ..., A], actions [T, B, ...], bootstrap_value [B, ...]).
+
+  Returns:
+    VTraceFromLogitsReturns(vs, pg_advantages, log_rhos,
+    behaviour_action_log_probs, target_action_log_probs), each [T, B].
+    `vs` and `pg_advantages` carry no gradient; the three log-probability
+    tensors do (to their logits).
+
+  Raises:
+    ValueError: on a shape or dtype error, naming the argument.
+  """
+  with tf.name_scope(name):
+    dtype, source = _common_float_dtype([
+        ('target_policy_logits', target_policy_logits),
+        ('behaviour_policy_logits', behaviour_policy_logits),
+        ('values', values), ('rewards', rewards), ('discounts', discounts),
+        ('bootstrap_value', bootstrap_value)])
+    target_policy_logits = _to_float_tensor(
+        target_policy_logits, 'target_policy_logits', dtype, source)
+    behaviour_policy_logits = _to_float_tensor(
+        behaviour_policy_logits, 'behaviour_policy_logits', dtype, source)
+    if target_policy_logits.shape.rank is None:
+      raise ValueError('target_policy_logits must have a known rank '
+                       '([T, B, A]).')
+    if target_policy_logits.shape.rank < 3:
+      raise ValueError(
+          'target_policy_logits must have shape [T, B, A] but has shape '
+          f'{_shape_str(target_policy_logits.shape)}.')
+    _check_shape(behaviour_policy_logits, 'behaviour_policy_logits',
+                 target_policy_logits.shape,
+                 '[T, B, A] like target_policy_logits')
+    behaviour_action_log_probs = log_probs_from_logits_and_actions(
+        behaviour_policy_logits, actions)
+    target_action_log_probs = log_probs_from_logits_and_actions(
+        target_policy_logits, actions)
+    log_rhos = target_action_log_probs - behaviour_action_log_probs
+    vtrace_returns = from_importance_weights(
+        log_rhos=log_rhos,
+        discounts=discounts,
+        rewards=rewards,
+        values=values,
+        bootstrap_value=bootstrap_value,
+        clip_rho_threshold=clip_rho_threshold,
+        clip_pg_rho_threshold=clip_pg_rho_threshold,
+        lambda_=lambda_,
+        use_xla=use_xla)
+    return VTraceFromLogitsReturns(
+        vs=vtrace_returns.vs,
+        pg_advantages=vtrace_returns.pg_advantages,
+        log_rhos=log_rhos,
+        behaviour_action_log_probs=behaviour_action_log_probs,
+        target_action_log_probs=target_action_log_probs)
+
+
+def from_importance_weights(log_rhos,
+                            discounts,
+                            rewards,
+                            values,
+                            bootstrap_value,
+                            clip_rho_threshold=1.0,
+                            clip_pg_rho_threshold=1.0,
+                            lambda_=1.0,
+                            name='vtrace_from_importance_weights',
+                            use_xla=True):
+  r"""V-trace targets and policy-gradient advantages from log-ratios.
+
+  vs[s] is the V-trace target v_s of paper eq. (1) with n = T - s, computed
+  by the backward recursion of Remark 1,
+
+    v_s - V(x_s) = delta_s V + gamma_s c_s (v_{s+1} - V(x_{s+1})),
+    delta_s V = rho_s (r_s + gamma_s V(x_{s+1}) - V(x_s)),
+
+  with rho_s = min(clip_rho_threshold, exp(log_rhos[s])),
+  c_s = lambda_ * min(1, exp(log_rhos[s])) (Remark 2; c_bar = 1 as in the
+  release) and V(x_T) = bootstrap_value. pg_advantages[s] is the advantage
+  of the policy gradient in section 4.2,
+
+    min(clip_pg_rho_threshold, exp(log_rhos[s])) (r_s + gamma_s v_{s+1}
+    - V(x_s)),  with v_T = bootstrap_value.
+
+  Args:
+    log_rhos: [T, B] float tensor, log pi(a_t|x_t) - log mu(a_t|x_t).
+    discounts: [T, B] float tensor, gamma_t (0 where an episode ended).
+    rewards: [T, B] float tensor, r_t.
+    values: [T, B] float tensor, V(x_t).
+    bootstrap_value: [B] float tensor, V(x_T).
+    clip_rho_threshold: rho_bar of eq. (1), a scalar; None: no clipping.
+    clip_pg_rho_threshold: rho_bar of the policy-gradient advantage, a
+      scalar; None: no clipping.
+    lambda_: the lambda of Remark 2, a scalar in [0, 1].
+    name: name scope of the ops.
+    use_xla: whether the recursion runs XLA-compiled (default) or as plain
+      TensorFlow ops (a tf.function without jit_compile).
+
+  All five tensors must share one dtype, float32 or float64 (Python numbers
+  and lists take that dtype). They may carry the same extra trailing batch
+  dimensions: [T, B, ...] and bootstrap_value [B, ...]. Dimensions may be
+  unknown when a v1 graph is built (placeholders); they are then checked
+  when the graph runs.
+
+  Returns:
+    VTraceReturns(vs, pg_advantages), both [T, B] (or [T, B, ...]). They carry
+    no gradient (tf.stop_gradient), as in the release.
+
+  Raises:
+    ValueError: on a shape or dtype error, naming the argument.
+  """
+  with tf.name_scope(name):
+    named = [('log_rhos', log_rhos), ('discounts', discounts),
+             ('rewards', rewards), ('values', values),
+             ('bootstrap_value', bootstrap_value)]
+    dtype, source = _common_float_dtype(named)
+    (log_rhos, discounts, rewards, values, bootstrap_value) = [
+        _to_float_tensor(x, arg_name, dtype, source) for arg_name, x in named]
+
+    rank = log_rhos.shape.rank
+    if rank is None or rank < 2:
+      raise ValueError('log_rhos must have shape [T, B] (or [T, B, ...]) but '
+                       f'has shape {_shape_str(log_rhos.shape)}.')
+    if log_rhos.shape[0] == 0:
+      raise ValueError('log_rhos must have at least one time step (T >= 1).')
+    seq_shape = log_rhos.shape
+    # Where a dimension is unknown until the graph runs (placeholders), the
+    # shapes are also compared at run time, so that nothing broadcasts.
+    ref = None
+    if not all(x.shape.is_fully_defined()
+               for x in (log_rhos, discounts, rewards, values,
+                         bootstrap_value)):
+      ref = tf.shape(log_rhos)
+    asserts = []
+    for x, arg_name in ((discounts, 'discounts'), (rewards, 'rewards'),
+                        (values, 'values')):
+      asserts.append(_check_shape(x, arg_name, seq_shape,
+                                  '[T, B] like log_rhos', ref))
+    asserts.append(_check_shape(bootstrap_value, 'bootstrap_value',
+                                seq_shape[1:], '[B] (log_rhos.shape[1:])',
+                                None if ref is None else ref[1:]))
+    asserts = [a for a in asserts if a is not None]
+
+    clip_rho_threshold = _scalar_hyperparameter(
+        clip_rho_threshold, 'clip_rho_threshold', dtype, math.inf, 0.0,
+        math.inf)
+    clip_pg_rho_threshold = _scalar_hyperparameter(
+        clip_pg_rho_threshold, 'clip_pg_rho_threshold', dtype, math.inf, 0.0,
+        math.inf)
+    lambda_ = _scalar_hyperparameter(lambda_, 'lambda_', dtype, 1.0, 0.0, 1.0)
+
+    inputs = [log_rhos, discounts, rewards, values, bootstrap_value]
+    if asserts:
+      with tf.control_dependencies(asserts):
+        inputs = [tf.identity(x) for x in inputs]
+    # vs and pg_advantages are constants for the optimiser, as in the
+    # release. Stopping the gradient at the inputs also keeps a GradientTape
+    # from recording the compiled call (whose while loop cannot leave XLA).
+    inputs = [tf.stop_gradient(x) for x in inputs]
+    function = _core_function(dtype, rank, use_xla)
+    vs, pg_advantages = function(*inputs, clip_rho_threshold,
+                                 clip_pg_rho_threshold, lambda_)
+    return VTraceReturns(vs=vs, pg_advantages=pg_advantages)
