@@ -1,0 +1,293 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+r"""Environment throughput: raw, through PyProcess, and as TF ops.
+
+  python benchmarks/environment_benchmark.py [--game pong] [--seconds 5]
+      [--processes N] [--unroll 100] [--start_children 32]
+
+Frames are emulator frames (agent steps x 4 action repeats), as in the paper;
+N (--processes) defaults to the number of cores. Rows:
+  raw, 1 process          PyProcessAtari.step in this process (the paper's
+                          preprocessing: max-pool, 84x84 grayscale, stack 4).
+  raw, N processes        the same loop in N child processes at once: the
+                          machine's ceiling, the 100% of the "vs raw" column.
+  PyProcess.call          one environment in a child, stepped by direct calls
+                          (result pickled back whole): IPC without TF.
+  TF op, 1 env            FlowEnvironment.step in a tf.while_loop of
+                          --unroll steps (py_func -> pipe -> child -> shared
+                          memory), with and without shared memory.
+  TF op, N envs           N such loops run by N threads at once.
+  TF batched op, K envs   one loop stepping K environments with one
+                          PyProcessBatch op per step (children in parallel);
+                          with 2 threads, two such loops (one runs while the
+                          other waits for its children).
+For single-environment rows, us/step is the time per agent step and
+overhead is that minus the raw time per step. Also printed: the round trip
+of an empty call to a child, and the time to start --start_children Atari
+children in parallel.
+
+Nothing here imports TensorFlow at module level: the raw-loop children
+import this module.
+"""
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
+import py_process  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def run_raw(game, seconds, seed=0):
+  """Steps an environment in this process for `seconds`; returns steps/s."""
+  env = environments.PyProcessAtari(game, seed)
+  env.initial()
+  actions = np.random.RandomState(seed).randint(env.num_actions, size=4096)
+  steps = 0
+  start = time.perf_counter()
+  deadline = start + seconds
+  while True:
+    for action in actions[:256]:
+      env.step(action)
+    steps += 256
+    now = time.perf_counter()
+    if now >= deadline:
+      return steps / (now - start)
+
+
+class RawLoop:
+  """A child that runs `run_raw` when asked (for the parallel raw rows)."""
+
+  def __init__(self, game, seed):
+    self._game = game
+    self._seed = seed
+
+  def run(self, seconds):
+    return run_raw(self._game, seconds, self._seed)
+
+  def ping(self):
+    return None
+
+  @staticmethod
+  def _tensor_specs(method_name, kwargs, constructor_kwargs):
+    return None
+
+
+def raw_parallel(game, seconds, processes):
+  """Total steps/s of `processes` children each running the raw loop, and the
+  round-trip time of an empty call to a child in microseconds."""
+  import environment_benchmark  # pylint: disable=g-import-not-at-top
+  children = [py_process.PyProcess(environment_benchmark.RawLoop, game, seed)
+              for seed in range(processes)]
+  py_process.start_all(children)
+  try:
+    calls = 5000
+    start = time.perf_counter()
+    for _ in range(calls):
+      children[0].call('ping')
+    round_trip = (time.perf_counter() - start) / calls * 1e6
+    rates = [0.] * processes
+    def run(i):
+      rates[i] = children[i].call('run', seconds)
+    threads = [threading.Thread(target=run, args=(i,))
+               for i in range(processes)]
+    for t in threads:
+      t.start()
+    for t in threads:
+      t.join()
+    return sum(rates), round_trip
+  finally:
+    py_process.close_all(children)
+
+
+def pyprocess_calls(game, seconds):
+  """Steps/s of one child environment stepped by direct `call`s."""
+  with environments.create_environment('atari', game, seed=0) as process:
+    process.call('initial')
+    actions = np.random.RandomState(0).randint(
+        environments.num_actions('atari', game), size=256)
+    steps = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+      for action in actions:
+        process.call('step', int(action))
+      steps += len(actions)
+    return steps / (time.perf_counter() - start)
+
+
+def tf_ops(game, seconds, num_envs, unroll, shared_memory=True):
+  """Total steps/s of `num_envs` FlowEnvironment unrolls run by threads."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  saved = py_process.SHARED_MEMORY_MIN_BYTES
+  if not shared_memory:
+    py_process.SHARED_MEMORY_MIN_BYTES = None
+  try:
+    with tf.Graph().as_default():
+      loops = []
+      num_actions = environments.num_actions('atari', game)
+      for seed in range(num_envs):
+        env = environments.FlowEnvironment(
+            environments.create_environment('atari', game, seed=seed))
+        state, _ = env.initial()
+        state_var = tf.compat.v1.get_local_variable(
+            'env_state_%d' % seed, initializer=state, use_resource=True)
+
+        def body(t, state, returns, env=env):
+          action = tf.random.uniform([], 0, num_actions, dtype=tf.int32)
+          state, output = env.step(action, state)
+          return t + 1, state, returns + output.reward
+
+        _, final_state, returns = tf.while_loop(
+            lambda t, *_: t < unroll, body,
+            (0, state_var.read_value(), 0.))
+        with tf.control_dependencies([returns]):
+          loops.append(state_var.assign(final_state))
+      config = tf.compat.v1.ConfigProto(
+          inter_op_parallelism_threads=max(2, num_envs),
+          intra_op_parallelism_threads=1)
+      with tf.compat.v1.train.MonitoredSession(
+          session_creator=tf.compat.v1.train.ChiefSessionCreator(
+              config=config),
+          hooks=[py_process.PyProcessHook()]) as session:
+        for loop in loops:
+          session.run(loop)  # Warm up.
+        counts = [0] * num_envs
+        stop = threading.Event()
+
+        def actor(i):
+          while not stop.is_set():
+            session.run(loops[i])
+            counts[i] += unroll
+
+        threads = [threading.Thread(target=actor, args=(i,))
+                   for i in range(num_envs)]
+        start = time.perf_counter()
+        for t in threads:
+          t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+          t.join()
+        return sum(counts) / (time.perf_counter() - start)
+  finally:
+    py_process.SHARED_MEMORY_MIN_BYTES = saved
+
+
+def tf_ops_batched(game, seconds, num_envs, unroll, num_threads=1):
+  """Steps/s of `num_threads` loops each stepping `num_envs` environments
+  with one batched op per step."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    num_actions = environments.num_actions('atari', game)
+    loops = []
+    for thread in range(num_threads):
+      processes = [environments.create_environment(
+          'atari', game, seed=thread * num_envs + i) for i in range(num_envs)]
+      env = environments.FlowEnvironment(
+          py_process.PyProcessBatch(processes).proxy)
+      state, _ = env.initial()
+      state_var = tf.compat.v1.get_local_variable(
+          'env_state_%d' % thread, initializer=state, use_resource=True)
+
+      def body(t, state, returns, env=env):
+        action = tf.random.uniform([num_envs], 0, num_actions,
+                                   dtype=tf.int32)
+        state, output = env.step(action, state)
+        return t + 1, state, returns + output.reward
+
+      _, final_state, returns = tf.while_loop(
+          lambda t, *_: t < unroll, body,
+          (0, state_var.read_value(), tf.zeros([num_envs])))
+      with tf.control_dependencies([returns]):
+        loops.append(state_var.assign(final_state))
+    with tf.compat.v1.train.MonitoredSession(
+        hooks=[py_process.PyProcessHook()]) as session:
+      for loop in loops:
+        session.run(loop)  # Warm up.
+      counts = [0] * num_threads
+      stop = threading.Event()
+
+      def actor(i):
+        while not stop.is_set():
+          session.run(loops[i])
+          counts[i] += unroll * num_envs
+
+      threads = [threading.Thread(target=actor, args=(i,))
+                 for i in range(num_threads)]
+      start = time.perf_counter()
+      for t in threads:
+        t.start()
+      time.sleep(seconds)
+      stop.set()
+      for t in threads:
+        t.join()
+      return sum(counts) / (time.perf_counter() - start)
+
+
+def start_children(game, count):
+  """Seconds to start `count` Atari children in parallel."""
+  children = [environments.create_environment('atari', game, seed=i)
+              for i in range(count)]
+  start = time.perf_counter()
+  py_process.start_all(children)
+  elapsed = time.perf_counter() - start
+  py_process.close_all(children)
+  return elapsed
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--game', default='pong')
+  parser.add_argument('--seconds', type=float, default=5.)
+  parser.add_argument('--processes', type=int, default=os.cpu_count())
+  parser.add_argument('--unroll', type=int, default=100)
+  parser.add_argument('--start_children', type=int, default=32)
+  args = parser.parse_args()
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  n = args.processes
+  print('Environment throughput, %s, %d cores, %.0f s per row; frames = '
+        'agent steps x 4.' % (args.game, os.cpu_count(), args.seconds))
+  raw = run_raw(args.game, args.seconds)
+  raw_n, round_trip = raw_parallel(args.game, args.seconds, n)
+  print('%-38s %9s %8s %9s %9s' % ('', 'frames/s', 'vs raw', 'us/step',
+                                   'overhead'))
+
+  def row(name, steps_per_second, single=True):
+    per_step = 1e6 / steps_per_second
+    print('%-38s %9.0f %7.0f%% %9s %9s' % (
+        name, 4 * steps_per_second, 100 * steps_per_second / raw_n,
+        '%.1f' % per_step if single else '',
+        '%.1f' % (per_step - 1e6 / raw) if single else ''))
+    sys.stdout.flush()
+
+  row('raw, 1 process', raw)
+  row('raw, %d processes (= 100%%)' % n, raw_n, single=False)
+  row('PyProcess.call, 1 env', pyprocess_calls(args.game, args.seconds))
+  row('TF op, 1 env (shared memory)',
+      tf_ops(args.game, args.seconds, 1, args.unroll))
+  row('TF op, 1 env (pipe only)',
+      tf_ops(args.game, args.seconds, 1, args.unroll, shared_memory=False))
+  row('TF op, %d envs, %d threads' % (n, n),
+      tf_ops(args.game, args.seconds, n, args.unroll), single=False)
+  for envs in (n, 2 * n, 4 * n):
+    row('TF batched op, %d envs, 1 thread' % envs,
+        tf_ops_batched(args.game, args.seconds, envs, args.unroll),
+        single=False)
+  for envs in (n, 2 * n):
+    row('TF batched op, 2 x %d envs, 2 threads' % envs,
+        tf_ops_batched(args.game, args.seconds, envs, args.unroll, 2),
+        single=False)
+  print('Round trip of an empty PyProcess.call: %.1f us.' % round_trip)
+  if args.start_children:
+    print('Starting %d %s children in parallel: %.2f s.' % (
+        args.start_children, args.game,
+        start_children(args.game, args.start_children)))
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,699 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""Environments for IMPALA: Atari, DeepMind Lab and a small test game.
+
+Each environment is a Python class that runs in a child process
+(`py_process.PyProcess`) and is called from the actor's TF graph through
+`FlowEnvironment`. Every class has
+- `initial()`: starts a new episode and returns its first `StepOutput`
+  (reward 0, info zeros, done True);
+- `step(action)`: takes one agent step (`num_action_repeats` frames) with the
+  integer `action` and returns a `StepOutput`. When a training episode ends
+  (`done` True), the environment has already started the next one: the
+  observation on that step is the first of the next episode (as in the
+  release);
+- `close()`, and `_tensor_specs(method_name, kwargs, constructor_kwargs)`,
+  the output specs that `PyProcess` builds the op with.
+
+`StepOutput(reward, info, done, observation)`:
+- `reward`: float32, the raw reward summed over the action repeats (the
+  learner clips it);
+- `info = StepOutputInfo(episode_return, episode_step, game_over)`:
+  `episode_return` (float32) sums the raw rewards and `episode_step` (int32)
+  counts agent steps over the whole game; both carry their final values on
+  the step where `game_over` is True and restart at 0 after it. For Atari a
+  game spans several training episodes (a life loss ends the training
+  episode, paper Table G.1), so `game_over` can be False where `done` is True;
+  elsewhere `game_over == done`. The score of a game is `episode_return` at
+  `game_over`;
+- `done`: bool, True on the step that ended a training episode;
+- `observation = (frame, instruction)`: frame uint8 [H, W, C], instruction a
+  string ('' where the domain has none), for every domain.
+
+This module does not import TensorFlow at import time (children import it to
+unpickle their class); TF is imported where graph objects are built.
+"""
+
+import collections
+import functools
+import os
+import shutil
+
+import numpy as np
+
+import py_process
+
+StepOutputInfo = collections.namedtuple(
+    'StepOutputInfo', 'episode_return episode_step game_over')
+StepOutput = collections.namedtuple('StepOutput',
+                                    'reward info done observation')
+
+DOMAINS = ('atari', 'dmlab', 'catch')
+
+
+def _step_output_specs(frame_shape):
+  """The TensorSpecs of a `StepOutput` with frames of shape `frame_shape`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return StepOutput(
+      reward=tf.TensorSpec([], tf.float32),
+      info=StepOutputInfo(
+          episode_return=tf.TensorSpec([], tf.float32),
+          episode_step=tf.TensorSpec([], tf.int32),
+          game_over=tf.TensorSpec([], tf.bool)),
+      done=tf.TensorSpec([], tf.bool),
+      observation=(tf.TensorSpec(list(frame_shape), tf.uint8),
+                   tf.TensorSpec([], tf.string)))
+
+
+def _specs_for(class_name, method_name, frame_shape):
+  if method_name in ('initial', 'step'):
+    return _step_output_specs(frame_shape)
+  if method_name == 'close':
+    return None
+  raise ValueError('%s has no TF method %r (only initial and step).' %
+                   (class_name, method_name))
+
+
+class _GameAccounting:
+  """Accumulates `episode_return` and `episode_step` over a game."""
+
+  def __init__(self):
+    self.episode_return = 0.
+    self.episode_step = 0
+
+  def initial(self, frame, instruction):
+    self.episode_return = 0.
+    self.episode_step = 0
+    return StepOutput(
+        np.float32(0.),
+        StepOutputInfo(np.float32(0.), np.int32(0), False), True,
+        (frame, instruction))
+
+  def record(self, reward, game_over):
+    """Adds a step; returns its `StepOutputInfo` (final values at game over)."""
+    self.episode_return += reward
+    self.episode_step += 1
+    info = StepOutputInfo(np.float32(self.episode_return),
+                          np.int32(self.episode_step), bool(game_over))
+    if game_over:
+      self.episode_return = 0.
+      self.episode_step = 0
+    return info
+
+
+def _check_int(name, value, minimum):
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError('%s must be an integer, got %r.' % (name, value))
+  if value < minimum:
+    raise ValueError('%s must be >= %d, got %d.' % (name, minimum, value))
+  return int(value)
+
+
+def _check_action(action, num_actions):
+  index = int(action)
+  if not 0 <= index < num_actions:
+    raise ValueError('action must be in [0, %d), got %d.' %
+                     (num_actions, index))
+  return index
+
+
+# ---------------------------------------------------------------------------
+# Atari (ale-py).
+
+
+def _area_weights(size_in, size_out):
+  """[size_out, size_in] weights of area interpolation (shrinking).
+
+  Output pixel i averages the input interval [i * s, (i + 1) * s), s =
+  size_in / size_out, each input pixel weighted by its overlap with the
+  interval: the averaging of OpenCV's INTER_AREA. Rows sum to 1.
+  """
+  if size_out > size_in:
+    raise ValueError('area interpolation only shrinks: %d -> %d.' %
+                     (size_in, size_out))
+  scale = size_in / size_out
+  weights = np.zeros([size_out, size_in], np.float64)
+  for i in range(size_out):
+    low, high = i * scale, (i + 1) * scale
+    for j in range(int(np.floor(low)), min(size_in, int(np.ceil(high)))):
+      weights[i, j] = (min(high, j + 1) - max(low, j)) / scale
+  return weights
+
+
+class AreaResize:
+  """Resizes uint8 [H, W] images to [size, size] by area interpolation.
+
+  Separable: rows, then columns. Each output pixel is a weighted sum of at
+  most a few input pixels (3 for 210 -> 84 and 160 -> 84), so each stage is a
+  few gathers and multiply-adds with precomputed indices and weights. This
+  avoids OpenCV and also BLAS, whose thread pool makes small matrix products
+  slow when many processes share the cores.
+  """
+
+  def __init__(self, height, width, size):
+    self._row_index, row_weights = self._sparse(height, size)
+    self._row_weights = row_weights[:, :, None]
+    self._column_index, self._column_weights = self._sparse(width, size)
+
+  @staticmethod
+  def _sparse(size_in, size_out):
+    """Indices and weights [K, size_out] of the nonzero area weights."""
+    weights = _area_weights(size_in, size_out)
+    nonzero = [np.flatnonzero(row) for row in weights]
+    k = max(len(n) for n in nonzero)
+    index = np.zeros([k, size_out], np.intp)
+    sparse_weights = np.zeros([k, size_out], np.float32)
+    for i, n in enumerate(nonzero):
+      index[:len(n), i] = n
+      sparse_weights[:len(n), i] = weights[i, n]
+    return index, sparse_weights
+
+  def __call__(self, image):
+    rows = image[self._row_index[0]] * self._row_weights[0]  # float32
+    for index, weights in zip(self._row_index[1:], self._row_weights[1:]):
+      rows += image[index] * weights
+    resized = rows[:, self._column_index[0]] * self._column_weights[0]
+    for index, weights in zip(self._column_index[1:],
+                              self._column_weights[1:]):
+      resized += rows[:, index] * weights
+    resized += 0.5  # Round to nearest.
+    return resized.astype(np.uint8)
+
+
+def _import_ale():
+  try:
+    import ale_py  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ImportError('Atari levels need ale-py (pip install "ale-py>=0.10"), '
+                      'which bundles the ROMs.') from e
+  return ale_py
+
+
+def atari_game_ids():
+  """The ale-py ROM ids usable as Atari levels (e.g. 'pong', 'space_invaders')."""
+  from ale_py import roms  # pylint: disable=g-import-not-at-top
+  return tuple(roms.get_all_rom_ids())
+
+
+def _atari_rom_path(game):
+  if not isinstance(game, str) or game not in atari_game_ids():
+    raise ValueError(
+        'Unknown Atari game %r. Use an ale-py ROM id (lower case with '
+        'underscores, e.g. "pong", "space_invaders", "ms_pacman"); list them '
+        'with `python -c "import environments; '
+        'print(environments.atari_game_ids())"`.' % (game,))
+  from ale_py import roms  # pylint: disable=g-import-not-at-top
+  return roms.get_rom_path(game)
+
+
+def _make_ale(game, seed, sticky_actions):
+  ale_py = _import_ale()
+  ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+  ale = ale_py.ALEInterface()
+  ale.setInt('random_seed', int(seed) % (2**31))
+  ale.setFloat('repeat_action_probability', 0.25 if sticky_actions else 0.)
+  ale.setInt('max_num_frames_per_episode', 0)  # The cap is ours, below.
+  ale.loadROM(_atari_rom_path(game))
+  return ale
+
+
+@functools.lru_cache(maxsize=None)
+def atari_num_actions(game, full_action_space=False):
+  """Size of the game's action set (minimal, or all 18), without a child."""
+  if full_action_space:
+    _atari_rom_path(game)  # Validates the name.
+    return 18
+  return len(_make_ale(game, 0, False).getMinimalActionSet())
+
+
+class PyProcessAtari:
+  """An Atari 2600 game (ale-py) with the paper's preprocessing.
+
+  IMPALA paper Appendix G, Table G.1, after Mnih et al. (2016):
+  - each agent step repeats the action for `num_action_repeats` (4) frames;
+    the frame is the pixel-wise max over the last 2 of them (flicker);
+  - grayscale (ALE's luminance), resized to `frame_size` x `frame_size` (84)
+    by area interpolation, and the last `frame_stack` (4) frames stacked:
+    frame uint8 [84, 84, 4], oldest first;
+  - a life loss ends the training episode (`done`) but not the game, which
+    runs on to its true end (`game_over`) for the reported score; set
+    `terminal_on_life_loss=False` to end episodes at game over only;
+  - each game starts with a uniformly random number of no-op frames in
+    [1, noop_max] (not after a life loss), as in the evaluation protocol
+    (no-op starts, Section 5.3) and dqn_zoo;
+  - a game is cut at `max_episode_frames` (108,000 frames = 30 minutes, the
+    cap used for the human and random reference scores); the cut counts as
+    game over;
+  - the minimal action set of the game by default (single-game experts),
+    all 18 actions with `full_action_space=True` (the multi-task agent);
+  - sticky actions (repeat_action_probability 0.25) only with
+    `sticky_actions=True`; the paper does not use them.
+  Rewards are raw. Given the seed (ALE's and the no-op sampler's), the
+  environment is deterministic.
+  """
+
+  # Imported by the fork server once, instead of by each child (py_process).
+  _preload_modules = ('ale_py',)
+
+  def __init__(self, game, seed, num_action_repeats=4, full_action_space=False,
+               sticky_actions=False, noop_max=30, max_episode_frames=108000,
+               terminal_on_life_loss=True, frame_size=84, frame_stack=4):
+    self._num_action_repeats = _check_int('num_action_repeats',
+                                          num_action_repeats, 1)
+    self._noop_max = _check_int('noop_max', noop_max, 0)
+    self._max_episode_frames = _check_int('max_episode_frames',
+                                          max_episode_frames, 1)
+    frame_size = _check_int('frame_size', frame_size, 1)
+    frame_stack = _check_int('frame_stack', frame_stack, 1)
+    self._terminal_on_life_loss = bool(terminal_on_life_loss)
+    self._ale = _make_ale(game, seed, sticky_actions)
+    self._action_set = (self._ale.getLegalActionSet() if full_action_space
+                        else self._ale.getMinimalActionSet())
+    self._noop = self._ale.getLegalActionSet()[0]  # Action.NOOP
+    self._rng = np.random.RandomState(int(seed) % (2**32))
+    height, width = self._ale.getScreenDims()
+    self._resize = AreaResize(height, width, frame_size)
+    self._screens = np.zeros([2, height, width], np.uint8)
+    self._screen_index = 0  # Where the next screen goes in _screens.
+    # The last `frame_stack` frames, a ring: the next frame goes to _planes[
+    # _next_plane], which is also the oldest frame.
+    self._planes = np.zeros([frame_stack, frame_size, frame_size], np.uint8)
+    self._next_plane = 0
+    self._lives = 0
+    self._game = _GameAccounting()
+
+  @property
+  def num_actions(self):
+    return len(self._action_set)
+
+  def _grab_screen(self):
+    self._ale.getScreenGrayscale(self._screens[self._screen_index])
+    self._screen_index ^= 1
+
+  def _push_frame(self, fill=False):
+    frame = self._resize(np.maximum(self._screens[0], self._screens[1]))
+    if fill:
+      self._planes[...] = frame
+    else:
+      self._planes[self._next_plane] = frame
+      self._next_plane = (self._next_plane + 1) % len(self._planes)
+
+  def _new_game(self):
+    self._ale.reset_game()
+    self._grab_screen()
+    self._grab_screen()
+    noops = self._rng.randint(1, self._noop_max + 1) if self._noop_max else 0
+    for _ in range(noops):
+      self._ale.act(self._noop)
+      self._grab_screen()
+      if self._ale.game_over(with_truncation=False):
+        self._ale.reset_game()
+    self._lives = self._ale.lives()
+    self._push_frame(fill=True)
+
+  def _observation(self):
+    """(frame [size, size, frame_stack], oldest first; empty instruction)."""
+    num_planes = len(self._planes)
+    frame = np.empty(self._planes.shape[1:] + (num_planes,), np.uint8)
+    for k in range(num_planes):
+      frame[:, :, k] = self._planes[(self._next_plane + k) % num_planes]
+    return frame, b''
+
+  def initial(self):
+    self._new_game()
+    return self._game.initial(*self._observation())
+
+  def step(self, action):
+    ale_action = self._action_set[_check_action(action,
+                                                len(self._action_set))]
+    reward = 0.
+    game_over = False
+    repeats = self._num_action_repeats
+    for repeat in range(repeats):
+      reward += self._ale.act(ale_action)
+      if repeat >= repeats - 2:
+        self._grab_screen()
+      if (self._ale.game_over(with_truncation=False) or
+          self._ale.getEpisodeFrameNumber() >= self._max_episode_frames):
+        game_over = True
+        break
+    lives = self._ale.lives()
+    life_lost = lives < self._lives
+    self._lives = lives
+    done = game_over or (self._terminal_on_life_loss and life_lost)
+    info = self._game.record(reward, game_over)
+    if game_over:
+      self._new_game()
+    else:
+      self._push_frame()
+    return StepOutput(np.float32(reward), info, done, self._observation())
+
+  def close(self):
+    self._ale = None
+
+  @staticmethod
+  def _tensor_specs(method_name, unused_kwargs, constructor_kwargs):
+    size = constructor_kwargs.get('frame_size', 84)
+    stack = constructor_kwargs.get('frame_stack', 4)
+    return _specs_for('PyProcessAtari', method_name, [size, size, stack])
+
+
+# ---------------------------------------------------------------------------
+# DeepMind Lab, written against /work/shared/reference/dmlab_python_api.md.
+
+# The IMPALA action set (paper Table D.2) as DeepMind Lab 7-vectors:
+# (LOOK_LEFT_RIGHT_PIXELS_PER_FRAME, LOOK_DOWN_UP_PIXELS_PER_FRAME,
+#  STRAFE_LEFT_RIGHT, MOVE_BACK_FORWARD, FIRE, JUMP, CROUCH).
+DEFAULT_ACTION_SET = (
+    (0, 0, 0, 1, 0, 0, 0),     # Forward
+    (0, 0, 0, -1, 0, 0, 0),    # Backward
+    (0, 0, -1, 0, 0, 0, 0),    # Strafe Left
+    (0, 0, 1, 0, 0, 0, 0),     # Strafe Right
+    (-20, 0, 0, 0, 0, 0, 0),   # Look Left
+    (20, 0, 0, 0, 0, 0, 0),    # Look Right
+    (-20, 0, 0, 1, 0, 0, 0),   # Look Left + Forward
+    (20, 0, 0, 1, 0, 0, 0),    # Look Right + Forward
+    (0, 0, 0, 0, 1, 0, 0),     # Fire
+)
+
+DMLAB_WIDTH = 96  # Paper Table D.3: 96 x 72 RGB.
+DMLAB_HEIGHT = 72
+DMLAB_TEST_MIXER_SEED = 0x600D5EED  # The release's seed for test episodes.
+
+DMLAB_INSTALL_MESSAGE = (
+    'DeepMind Lab levels need the `deepmind_lab` Python module, which is not '
+    'installed. It cannot be installed from PyPI: build it from source with '
+    'Bazel (https://github.com/google-deepmind/lab, docs/users/build.md):\n'
+    '  git clone https://github.com/google-deepmind/lab && cd lab\n'
+    '  bazel build -c opt --python_version=PY3 '
+    '//python/pip_package:build_pip_package\n'
+    '  ./bazel-bin/python/pip_package/build_pip_package /tmp/dmlab_pkg\n'
+    '  pip install /tmp/dmlab_pkg/deepmind_lab-*.whl\n'
+    'psychlab_* levels also need the Brady et al. (2008) image data set '
+    '(dataset_path). Atari and catch levels need none of this.')
+
+
+def check_dmlab_available():
+  """Raises ImportError, saying how to install DeepMind Lab, if it is missing."""
+  try:
+    import deepmind_lab  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError as e:
+    raise ImportError(DMLAB_INSTALL_MESSAGE) from e
+
+
+def dmlab_config(config=None, is_test=False, dataset_path=None):
+  """The DeepMind Lab `config` dict (str -> str) for an IMPALA environment.
+
+  Starts from `config`, sets width and height to 96 x 72 unless given, and
+  for test mode (`is_test`) enables the hold-out level variants and the
+  release's evaluation mixer seed, so that test episodes differ from training
+  ones. `dataset_path` is passed as `datasetPath` (psychlab levels).
+  """
+  config = dict(config or {})
+  config.setdefault('width', DMLAB_WIDTH)
+  config.setdefault('height', DMLAB_HEIGHT)
+  if dataset_path:
+    config['datasetPath'] = dataset_path
+  if is_test:
+    config['allowHoldOutLevels'] = 'true'
+    config['mixerSeed'] = DMLAB_TEST_MIXER_SEED
+  return {str(k): str(v) for k, v in config.items()}
+
+
+class LocalLevelCache:
+  """A DeepMind Lab level cache in a local directory.
+
+  DeepMind Lab compiles a level's map before its first episode, which takes
+  seconds to minutes; with a cache, each map is compiled once and shared by
+  all processes. Implements the `fetch` / `write` interface of `Lab`'s
+  `level_cache` argument.
+  """
+
+  def __init__(self, cache_dir):
+    self._cache_dir = cache_dir
+    os.makedirs(cache_dir, exist_ok=True)
+
+  def fetch(self, key, pk3_path):
+    path = os.path.join(self._cache_dir, key)
+    if os.path.isfile(path):
+      shutil.copyfile(path, pk3_path)
+      return True
+    return False
+
+  def write(self, key, pk3_path):
+    path = os.path.join(self._cache_dir, key)
+    if not os.path.isfile(path):
+      # Write then rename, so that a concurrent fetch never sees half a file.
+      temporary = '%s.tmp.%d' % (path, os.getpid())
+      shutil.copyfile(pk3_path, temporary)
+      os.replace(temporary, path)
+
+
+class PyProcessDmLab:
+  """A DeepMind Lab level, as in the release (`deepmind_lab` imported here).
+
+  Observations RGB_INTERLEAVED (uint8 [height, width, 3]) and INSTR; the 9
+  actions of `DEFAULT_ACTION_SET` as np.intc 7-vectors, each repeated for
+  `num_action_repeats` frames (4 in the paper); each episode reset with a
+  seed drawn from `seed`. `config` is completed by `dmlab_config`
+  (96 x 72 unless given; test mode; dataset path). `level_cache` is an object
+  with `fetch`/`write` or a directory (a `LocalLevelCache`).
+  """
+
+  def __init__(self, level, config, num_action_repeats, seed,
+               runfiles_path=None, level_cache=None, is_test=False,
+               dataset_path=None):
+    try:
+      import deepmind_lab  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+      raise ImportError(DMLAB_INSTALL_MESSAGE) from e
+    self._num_action_repeats = _check_int('num_action_repeats',
+                                          num_action_repeats, 1)
+    self._rng = np.random.RandomState(int(seed) % (2**32))
+    if runfiles_path:
+      deepmind_lab.set_runfiles_path(runfiles_path)
+    if isinstance(level_cache, str):
+      level_cache = LocalLevelCache(level_cache)
+    self._observation_names = ['RGB_INTERLEAVED', 'INSTR']
+    self._env = deepmind_lab.Lab(
+        level=level, observations=self._observation_names,
+        config=dmlab_config(config, is_test, dataset_path),
+        level_cache=level_cache)
+    self._action_set = np.array(DEFAULT_ACTION_SET, dtype=np.intc)
+    self._game = _GameAccounting()
+
+  def _reset(self):
+    self._env.reset(seed=self._rng.randint(0, 2**31 - 1))
+
+  def _observation(self):
+    observations = self._env.observations()
+    instruction = observations['INSTR']
+    if isinstance(instruction, str):
+      instruction = instruction.encode('utf-8')
+    return observations['RGB_INTERLEAVED'], instruction
+
+  def initial(self):
+    self._reset()
+    return self._game.initial(*self._observation())
+
+  def step(self, action):
+    raw_action = self._action_set[_check_action(action,
+                                                len(self._action_set))]
+    reward = self._env.step(raw_action, num_steps=self._num_action_repeats)
+    done = not self._env.is_running()
+    info = self._game.record(reward, done)
+    if done:
+      self._reset()
+    return StepOutput(np.float32(reward), info, done, self._observation())
+
+  def close(self):
+    self._env.close()
+
+  @staticmethod
+  def _tensor_specs(method_name, unused_kwargs, constructor_kwargs):
+    config = dmlab_config(constructor_kwargs.get('config'))
+    return _specs_for('PyProcessDmLab', method_name,
+                      [int(config['height']), int(config['width']), 3])
+
+
+# ---------------------------------------------------------------------------
+# Catch: a small game for tests and smoke runs.
+
+CATCH_ACTIONS = ('left', 'stay', 'right')
+
+
+class PyProcessCatch:
+  """Catch: a ball falls down a grid; the agent moves a paddle to catch it.
+
+  The ball starts in a uniformly random column of the top row and falls one
+  row per step; the paddle sits on the bottom row (starting in the middle)
+  and moves one column per step (actions 0 left, 1 stay, 2 right). When the
+  ball reaches the bottom row the episode ends with reward +1 if the paddle
+  is under it and -1 otherwise, and a new episode starts: an episode is
+  `rows - 1` steps. Frame uint8 [rows * pixels_per_cell,
+  columns * pixels_per_cell, 1]: ball and paddle 255, background 0. No
+  instruction; `done == game_over`.
+  """
+
+  def __init__(self, seed, rows=10, columns=5, pixels_per_cell=4):
+    self._rows = _check_int('rows', rows, 2)
+    self._columns = _check_int('columns', columns, 1)
+    self._pixels = _check_int('pixels_per_cell', pixels_per_cell, 1)
+    self._rng = np.random.RandomState(int(seed) % (2**32))
+    self._ball_row = self._ball_column = self._paddle = 0
+    self._game = _GameAccounting()
+
+  def _new_episode(self):
+    self._ball_row = 0
+    self._ball_column = self._rng.randint(self._columns)
+    self._paddle = self._columns // 2
+
+  def _frame(self):
+    p = self._pixels
+    frame = np.zeros([self._rows * p, self._columns * p, 1], np.uint8)
+    for row, column in ((self._ball_row, self._ball_column),
+                        (self._rows - 1, self._paddle)):
+      frame[row * p:(row + 1) * p, column * p:(column + 1) * p] = 255
+    return frame
+
+  def initial(self):
+    self._new_episode()
+    return self._game.initial(self._frame(), b'')
+
+  def step(self, action):
+    move = _check_action(action, len(CATCH_ACTIONS)) - 1
+    self._paddle = min(max(self._paddle + move, 0), self._columns - 1)
+    self._ball_row += 1
+    reward = 0.
+    done = self._ball_row == self._rows - 1
+    if done:
+      reward = 1. if self._paddle == self._ball_column else -1.
+    info = self._game.record(reward, done)
+    if done:
+      self._new_episode()
+    return StepOutput(np.float32(reward), info, done, (self._frame(), b''))
+
+  def close(self):
+    pass
+
+  @staticmethod
+  def _tensor_specs(method_name, unused_kwargs, constructor_kwargs):
+    pixels = constructor_kwargs.get('pixels_per_cell', 4)
+    return _specs_for('PyProcessCatch', method_name,
+                      [constructor_kwargs.get('rows', 10) * pixels,
+                       constructor_kwargs.get('columns', 5) * pixels, 1])
+
+
+# ---------------------------------------------------------------------------
+# TF side.
+
+
+class FlowEnvironment:
+  """An environment in a child process, stepped by TF ops (as in the release).
+
+  `initial()` returns `(env_state, StepOutput)` and `step(action, env_state)`
+  returns `(env_state, StepOutput)`, all tensors. `env_state` is an int64
+  scalar that carries control dependencies from each call to the next, so
+  that TF runs the calls in order even across `session.run` calls when the
+  actor keeps the state in a variable. Treat it as opaque.
+  """
+
+  def __init__(self, env):
+    """`env`: a `py_process.PyProcess` of an environment class, a
+    `py_process.PyProcessBatch` of them (tensors then get a leading batch
+    dimension), or the `proxy` of either."""
+    if isinstance(env, (py_process.PyProcess, py_process.PyProcessBatch)):
+      env = env.proxy
+    self._env = env
+
+  def initial(self):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with tf.name_scope('flow_environment_initial'):
+      output = self._env.initial()
+      # The next step cannot start before the initial output has been read.
+      with tf.control_dependencies(tf.nest.flatten(output)):
+        env_state = tf.constant(0, dtype=tf.int64)
+      return env_state, output
+
+  def step(self, action, env_state):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with tf.name_scope('flow_environment_step'):
+      env_state = tf.convert_to_tensor(env_state)
+      # The previous call must have run before this step.
+      with tf.control_dependencies([env_state]):
+        output = self._env.step(action)
+      with tf.control_dependencies(tf.nest.flatten(output)):
+        env_state = tf.add(env_state, 1)
+      return env_state, output
+
+
+def _split_kwargs(domain, kwargs, allowed):
+  unknown = sorted(set(kwargs) - set(allowed))
+  if unknown:
+    raise TypeError('create_environment(%r): unknown keyword arguments %s; '
+                    'allowed: %s.' % (domain, unknown, sorted(allowed)))
+
+
+_ATARI_KWARGS = ('num_action_repeats', 'full_action_space', 'sticky_actions',
+                 'noop_max', 'max_episode_frames', 'terminal_on_life_loss',
+                 'frame_size', 'frame_stack')
+_DMLAB_KWARGS = ('num_action_repeats', 'config', 'width', 'height',
+                 'runfiles_path', 'level_cache', 'dataset_path')
+_CATCH_KWARGS = ('rows', 'columns', 'pixels_per_cell')
+
+
+def create_environment(domain, level, seed, is_test=False, **kwargs):
+  """A `py_process.PyProcess` running the environment (not started).
+
+  Args:
+    domain: 'atari', 'dmlab' or 'catch'.
+    level: for 'atari' an ale-py ROM id ('pong'); for 'dmlab' a level script
+      ('contributed/dmlab30/explore_goal_locations_small'); for 'catch',
+      'catch'.
+    seed: integer seed of the environment.
+    is_test: DeepMind Lab test mode (hold-out levels, evaluation mixer seed).
+      Atari and catch have no test variant; it has no effect there.
+    **kwargs: constructor arguments of the domain's class
+      (`PyProcessAtari`, `PyProcessDmLab`, `PyProcessCatch`); for 'dmlab' also
+      `width` and `height` (default 96 x 72).
+
+  Raises:
+    ValueError: unknown domain or Atari game.
+    ImportError: 'dmlab' without DeepMind Lab installed (checked here, in the
+      parent, before any process starts).
+  """
+  _check_int('seed', seed, 0)
+  if domain == 'atari':
+    _split_kwargs(domain, kwargs, _ATARI_KWARGS)
+    _atari_rom_path(level)
+    return py_process.PyProcess(PyProcessAtari, game=level, seed=seed,
+                                **kwargs)
+  if domain == 'dmlab':
+    _split_kwargs(domain, kwargs, _DMLAB_KWARGS)
+    check_dmlab_available()
+    config = dict(kwargs.pop('config', None) or {})
+    for key in ('width', 'height'):
+      if key in kwargs:
+        config[key] = kwargs.pop(key)
+    return py_process.PyProcess(
+        PyProcessDmLab, level=level, config=config,
+        num_action_repeats=kwargs.pop('num_action_repeats', 4), seed=seed,
+        is_test=is_test, **kwargs)
+  if domain == 'catch':
+    _split_kwargs(domain, kwargs, _CATCH_KWARGS)
+    if level != 'catch':
+      raise ValueError("level for domain 'catch' must be 'catch', got %r." %
+                       (level,))
+    return py_process.PyProcess(PyProcessCatch, seed=seed, **kwargs)
+  raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))
+
+
+def num_actions(domain, level, **kwargs):
+  """The number of actions of a level, without starting its process."""
+  if domain == 'atari':
+    return atari_num_actions(level, bool(kwargs.get('full_action_space',
+                                                    False)))
+  if domain == 'dmlab':
+    return len(DEFAULT_ACTION_SET)
+  if domain == 'catch':
+    return len(CATCH_ACTIONS)
+  raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))
