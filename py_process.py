@@ -430,12 +430,11 @@ class PyProcess:
   `PyProcess` is also a context manager. A closed process can be started
   again (a fresh child).
 
-  Each new `PyProcess` is added to the graph collection
-  `PyProcess.COLLECTION` of the default graph when TensorFlow is imported,
-  which is how `PyProcessHook` finds it.
+  Each new `PyProcess` is registered with the default graph when TensorFlow
+  is imported (`graph_processes()` lists them), which is how `PyProcessHook`
+  finds it. A registry rather than a graph collection: collections are
+  serialised into checkpoints' meta graphs, and processes cannot be.
   """
-
-  COLLECTION = 'py_process_processes'
 
   def __init__(self, type_, *constructor_args, **constructor_kwargs):
     if not inspect.isclass(type_):
@@ -465,7 +464,8 @@ class PyProcess:
     self._sent_layouts = set()
     if 'tensorflow' in sys.modules:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.compat.v1.add_to_collection(PyProcess.COLLECTION, self)
+      _GRAPH_PROCESSES.setdefault(tf.compat.v1.get_default_graph(),
+                                  []).append(self)
 
   @property
   def proxy(self):
@@ -1031,8 +1031,8 @@ def _make_hook_class():
   class PyProcessHook(tf.compat.v1.train.SessionRunHook):
     """Starts the graph's PyProcesses with the session and closes them with it.
 
-    `begin()` starts, in parallel, every `PyProcess` in the graph collection
-    `PyProcess.COLLECTION` that is not running, before the session is
+    `begin()` starts, in parallel, every `PyProcess` of the graph
+    (`graph_processes()`) that is not running, before the session is
     created, so that initialisers may call environments (the release's actors
     keep their state in local variables initialised by `env.initial()`).
     `end()` closes them in parallel when the session ends normally. When it
@@ -1044,8 +1044,7 @@ def _make_hook_class():
       self._processes = []
 
     def begin(self):
-      self._processes = list(
-          tf.compat.v1.get_collection(PyProcess.COLLECTION))
+      self._processes = graph_processes()
       start_all(self._processes)
 
     def end(self, session):
@@ -1054,6 +1053,18 @@ def _make_hook_class():
 
   PyProcessHook.__module__ = __name__
   return PyProcessHook
+
+
+_GRAPH_PROCESSES = weakref.WeakKeyDictionary()  # tf.Graph -> [PyProcess].
+
+
+def graph_processes(graph=None):
+  """The PyProcesses created while `graph` (default: the default graph) was
+  the default graph, in creation order."""
+  if graph is None:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    graph = tf.compat.v1.get_default_graph()
+  return list(_GRAPH_PROCESSES.get(graph, ()))
 
 
 def __getattr__(name):

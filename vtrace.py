@@ -472,4 +472,7 @@ def from_importance_weights(log_rhos,
     function = _core_function(dtype, rank, use_xla)
     vs, pg_advantages = function(*inputs, clip_rho_threshold,
                                  clip_pg_rho_threshold, lambda_)
-    return VTraceReturns(vs=vs, pg_advantages=pg_advantages)
+    # Stopping at the outputs too keeps graph-mode tf.gradients (the
+    # learner's) from asking for the compiled call's own gradient function.
+    return VTraceReturns(vs=tf.stop_gradient(vs),
+                         pg_advantages=tf.stop_gradient(pg_advantages))

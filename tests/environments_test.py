@@ -320,7 +320,7 @@ def test_dmlab_missing_module_fails_before_any_process(monkeypatch):
     with pytest.raises(ImportError, match='bazel build'):
       environments.create_environment(
           'dmlab', 'contributed/dmlab30/rooms_watermaze', seed=1)
-    assert not tf.compat.v1.get_collection(py_process.PyProcess.COLLECTION)
+    assert not py_process.graph_processes()
   with pytest.raises(ImportError, match='not installed'):
     environments.PyProcessDmLab('seekavoid_arena_01', {}, 4, 1)
 

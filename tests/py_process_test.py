@@ -263,7 +263,7 @@ def test_many_children_start_in_parallel():
 def test_hook_starts_graph_processes_and_direct_call():
   with tf.Graph().as_default():
     processes = [py_process.PyProcess(objects.Counter, 2) for _ in range(3)]
-    assert tf.compat.v1.get_collection(py_process.PyProcess.COLLECTION) == (
+    assert py_process.graph_processes() == (
         processes)
     # A method whose _tensor_specs are None builds an op without outputs.
     no_outputs = processes[0].proxy.whoami()

@@ -299,6 +299,24 @@ def test_gradients_are_stopped_in_graph():
                                   logits)[0] is not None
 
 
+def test_learner_loss_gradient_runs_in_session():
+  # The learner differentiates 0.5 * sum((vs - V)^2) with tf.gradients in a
+  # v1 graph; vs is a constant for it, so the gradient is -(vs - V).
+  rng = np.random.RandomState(0)
+  with tf.Graph().as_default():
+    values = tf.Variable(rng.randn(5, 3).astype(np.float32))
+    output = vtrace.from_importance_weights(
+        log_rhos=tf.constant(rng.randn(5, 3).astype(np.float32)),
+        discounts=tf.fill([5, 3], 0.9), rewards=tf.ones([5, 3]),
+        values=values, bootstrap_value=tf.zeros([3]))
+    loss = 0.5 * tf.reduce_sum(tf.square(output.vs - values))
+    (gradient,) = tf.compat.v1.gradients(loss, [values])
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      vs, v, g = session.run([output.vs, values, gradient])
+  np.testing.assert_allclose(g, -(vs - v), rtol=1e-5, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------
 # tf.compat.v1 graphs run by a Session.
 # ----------------------------------------------------------------------------
