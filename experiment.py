@@ -140,11 +140,18 @@ DOMAIN_DEFAULTS = {
 }
 
 # Actors on this machine: found by benchmarks/throughput.py --sweep (README).
-def _machine_actor_defaults(domain):
+def _machine_actor_defaults(level_set):
+  """Actors for this machine; enough environments for every level."""
   cores = os.cpu_count() or 1
-  if domain == 'dmlab':  # The paper's setting: one environment per actor.
-    return dict(num_actors=max(cores, 4), envs_per_actor=1)
-  return dict(num_actors=max(2, cores), envs_per_actor=16)
+  num_levels = len(level_set.levels)
+  if level_set.domain == 'dmlab':
+    # The paper's setting: one environment per actor (the release's README
+    # runs DMLab-30 with 150 actors).
+    return dict(num_actors=150 if level_set.multitask else max(cores, 4),
+                envs_per_actor=1)
+  num_actors = max(2, cores)
+  envs_per_actor = max(16, -(-num_levels // num_actors))
+  return dict(num_actors=num_actors, envs_per_actor=envs_per_actor)
 
 
 Config = collections.namedtuple('Config', [
@@ -164,7 +171,9 @@ def resolve_config(level_name=None):
   """
   level_set = levels_lib.resolve(level_name or FLAGS.level_name)
   domain = level_set.domain
-  values = dict(_machine_actor_defaults(domain))
+  if domain == 'dmlab':
+    environments.check_dmlab_available()
+  values = dict(_machine_actor_defaults(level_set))
   values.update(DOMAIN_DEFAULTS[domain])
   if level_set.name in DOMAIN_DEFAULTS:
     values.update(DOMAIN_DEFAULTS[level_set.name])
@@ -209,8 +218,6 @@ def resolve_config(level_name=None):
           '%s has %d levels but --num_actors x --envs_per_actor = %d: some '
           'levels would never be played.' % (level_set.name,
                                               len(level_set.levels), num_envs))
-  if domain == 'dmlab':
-    environments.check_dmlab_available()
   full_action_space = level_set.multitask and domain == 'atari'
   num_actions = max(
       environments.num_actions(*levels_lib.environment_level(level),

@@ -1,0 +1,282 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""experiment.py: end to end runs, learning, losses and bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import flags
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import experiment
+import networks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Small and fast settings for end-to-end runs.
+SMALL = ['--num_actors=1', '--envs_per_actor=2', '--batch_size=2',
+         '--unroll_length=5', '--log_interval_secs=0.5']
+
+
+def run_experiment(*args, timeout=240):
+  """Runs `python experiment.py args` and returns the CompletedProcess."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'experiment.py')] + list(args),
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def read_progress(logdir):
+  with open(os.path.join(logdir, 'progress.csv')) as f:
+    return list(csv.DictReader(f))
+
+
+def checkpoint_frames(logdir):
+  return tf.train.load_variable(tf.train.latest_checkpoint(logdir),
+                                'global_step')
+
+
+def check_ok(result):
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize('level_name,frames_per_step', [
+    ('catch', 2 * 5 * 1),        # batch x unroll x action repeats.
+    ('atari/pong', 2 * 5 * 4),
+])
+def test_train_resume_and_test(tmp_path, level_name, frames_per_step):
+  logdir = str(tmp_path / 'run')
+  first_budget = 6 * frames_per_step
+  check_ok(run_experiment('--level_name=' + level_name, '--logdir=' + logdir,
+                          '--total_environment_frames=%d' % first_budget,
+                          *SMALL))
+  frames = checkpoint_frames(logdir)
+  assert first_budget <= frames < first_budget + frames_per_step
+  rows = read_progress(logdir)
+  assert rows and int(rows[-1]['frames']) == frames
+  for field in ('wall_time', 'frames', 'fps', 'learner_steps', 'total_loss',
+                'mean_episode_return'):
+    assert field in rows[0]
+
+  # Same logdir: resumes from the checkpoint and continues the frame count.
+  second_budget = frames + 4 * frames_per_step
+  result = run_experiment('--level_name=' + level_name, '--logdir=' + logdir,
+                          '--total_environment_frames=%d' % second_budget,
+                          *SMALL)
+  check_ok(result)
+  assert 'Training %s from frame %d' % (level_name, frames) in result.stderr
+  resumed = checkpoint_frames(logdir)
+  assert second_budget <= resumed < second_budget + frames_per_step
+  assert len(read_progress(logdir)) > len(rows)
+
+  result = run_experiment('--level_name=' + level_name, '--logdir=' + logdir,
+                          '--mode=test', '--test_num_episodes=2', *SMALL)
+  check_ok(result)
+  with open(os.path.join(logdir, 'test_results.json')) as f:
+    results = json.load(f)
+  assert results['format'] == 'impala-tf/test_results/v1'
+  assert results['level_name'] == level_name
+  assert results['frames'] == resumed
+  assert results['agent'] == {'network': 'shallow', 'core': 'feedforward',
+                              'multitask': False}
+  (entry,) = results['levels'].values()
+  assert len(entry['episode_returns']) == 2
+  assert entry['mean'] == pytest.approx(np.mean(entry['episode_returns']))
+  if level_name == 'atari/pong':
+    # A game of Pong ends when a side reaches 21 points.
+    assert all(-21 <= r <= 21 for r in entry['episode_returns'])
+    assert entry['human_normalized_score'] is not None
+  else:
+    assert all(r in (-1., 1.) for r in entry['episode_returns'])
+  assert 'episodes' in result.stdout  # The printed table.
+
+
+def test_catch_learns_within_budget_and_lr_zero_does_not(tmp_path):
+  """The catch defaults learn (max return 1) within their frame budget."""
+  start = time.time()
+  logdir = str(tmp_path / 'learn')
+  check_ok(run_experiment('--level_name=catch', '--logdir=' + logdir,
+                          '--seed=3', timeout=300))
+  learn_time = time.time() - start
+  rows = read_progress(logdir)
+  final_return = float(rows[-1]['mean_episode_return'])
+  print('catch: %.1f s, final mean return %.3f at %s frames' %
+        (learn_time, final_return, rows[-1]['frames']))
+  assert int(rows[-1]['frames']) <= 150e3 + 2000
+  assert final_return >= 0.9
+  assert learn_time < 180
+
+  control = str(tmp_path / 'control')
+  check_ok(run_experiment('--level_name=catch', '--logdir=' + control,
+                          '--seed=3', '--learning_rate=0',
+                          '--total_environment_frames=40000', timeout=300))
+  assert float(read_progress(control)[-1]['mean_episode_return']) < 0.5
+
+
+# ---------------------------------------------------------------------------
+# The losses, against NumPy.
+
+
+def _numpy_vtrace(log_rhos, discounts, rewards, values, bootstrap_value):
+  rhos = np.exp(log_rhos)
+  clipped_rhos = np.minimum(1., rhos)
+  cs = np.minimum(1., rhos)
+  values_t_plus_1 = np.concatenate([values[1:], bootstrap_value[None]], 0)
+  deltas = clipped_rhos * (rewards + discounts * values_t_plus_1 - values)
+  vs_minus_v = np.zeros_like(values)
+  acc = np.zeros_like(bootstrap_value)
+  for t in reversed(range(len(values))):
+    acc = deltas[t] + discounts[t] * cs[t] * acc
+    vs_minus_v[t] = acc
+  vs = vs_minus_v + values
+  vs_t_plus_1 = np.concatenate([vs[1:], bootstrap_value[None]], 0)
+  pg_advantages = clipped_rhos * (rewards + discounts * vs_t_plus_1 - values)
+  return vs, pg_advantages
+
+
+def _log_softmax(x):
+  x = x - x.max(-1, keepdims=True)
+  return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_loss_and_gradient_equal_numpy():
+  rng = np.random.RandomState(0)
+  t_len, batch, num_actions = 4, 3, 5
+  target_logits = rng.randn(t_len, batch, num_actions)
+  behaviour_logits = rng.randn(t_len, batch, num_actions)
+  actions = rng.randint(num_actions, size=(t_len, batch))
+  values = rng.randn(t_len, batch)
+  bootstrap_value = rng.randn(batch)
+  rewards = rng.randn(t_len, batch) * 2  # Some beyond [-1, 1]: clipped.
+  done = rng.rand(t_len, batch) < 0.3
+  config = experiment.Config(
+      level_set=None, num_actions=num_actions, total_environment_frames=1,
+      num_actors=1, envs_per_actor=1, batch_size=batch, unroll_length=t_len,
+      num_action_repeats=4, network='shallow', core='feedforward',
+      use_instruction=False, entropy_cost=0.01, baseline_cost=0.5,
+      discounting=0.9, reward_clipping='abs_one', gradient_clipping=0.,
+      learning_rate=0., decay=.99, momentum=0., epsilon=.1,
+      full_action_space=False)
+
+  with tf.Graph().as_default():
+    logits_t = tf.constant(target_logits, tf.float32)
+    values_t = tf.constant(values, tf.float32)
+    learner = networks.AgentOutput(action=None, policy_logits=logits_t,
+                                   baseline=values_t)
+    behaviour = networks.AgentOutput(
+        action=tf.constant(actions, tf.int32),
+        policy_logits=tf.constant(behaviour_logits, tf.float32),
+        baseline=None)
+    env = experiment.environments.StepOutput(
+        reward=tf.constant(rewards, tf.float32), info=None,
+        done=tf.constant(done), observation=None)
+    total_loss, parts = experiment.compute_loss(
+        learner, behaviour, env, tf.constant(bootstrap_value, tf.float32),
+        config)
+    grad_logits, grad_values = tf.gradients(total_loss, [logits_t, values_t])
+    with tf.compat.v1.Session() as session:
+      got = session.run(dict(total=total_loss, parts=parts,
+                             grad_logits=grad_logits,
+                             grad_values=grad_values))
+
+  # By hand: V-trace targets, then the three losses of section 4.2.
+  log_pi = _log_softmax(target_logits)
+  log_mu = _log_softmax(behaviour_logits)
+  take = lambda lp: np.take_along_axis(lp, actions[..., None], -1)[..., 0]
+  log_rhos = take(log_pi) - take(log_mu)
+  discounts = (~done) * 0.9
+  vs, pg_adv = _numpy_vtrace(log_rhos, discounts, np.clip(rewards, -1, 1),
+                             values, bootstrap_value)
+  pi = np.exp(log_pi)
+  pg_loss = -np.sum(take(log_pi) * pg_adv)
+  baseline_loss = 0.5 * 0.5 * np.sum((vs - values) ** 2)
+  entropy_loss = 0.01 * np.sum(pi * log_pi)
+  np.testing.assert_allclose(got['parts']['policy_gradient_loss'], pg_loss,
+                             rtol=1e-4)
+  np.testing.assert_allclose(got['parts']['baseline_loss'], baseline_loss,
+                             rtol=1e-4)
+  np.testing.assert_allclose(got['parts']['entropy_loss'], entropy_loss,
+                             rtol=1e-4)
+  np.testing.assert_allclose(got['total'],
+                             pg_loss + baseline_loss + entropy_loss,
+                             rtol=1e-4)
+  # Gradients: vs and pg_advantages are constants.
+  np.testing.assert_allclose(got['grad_values'], -0.5 * (vs - values),
+                             rtol=1e-4, atol=1e-6)
+  one_hot = np.eye(num_actions)[actions]
+  entropy = -np.sum(pi * log_pi, -1, keepdims=True)
+  expected_grad_logits = (
+      -pg_adv[..., None] * (one_hot - pi)
+      # d/dz sum_a pi log pi = -pi * (H + log pi) ... = pi * (log pi + H).
+      + 0.01 * pi * (log_pi + entropy))
+  np.testing.assert_allclose(got['grad_logits'], expected_grad_logits,
+                             rtol=1e-4, atol=1e-6)
+
+
+def test_soft_asymmetric_clipping_is_used():
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    clipped = session.run(experiment.clip_rewards(
+        tf.constant([-10., -1., 0., 1., 10.]), 'soft_asymmetric'))
+  r = np.array([-10., -1., 0., 1., 10.])
+  expected = np.where(r < 0, 0.3, 1.) * 5 * np.tanh(r / 5)
+  np.testing.assert_allclose(clipped, expected, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Defaults and bad input.
+
+
+@pytest.fixture
+def parsed_flags():
+  saved = flags.FLAGS.flag_values_dict()
+  flags.FLAGS(['experiment.py'])
+  yield flags.FLAGS
+  for name, value in saved.items():
+    setattr(flags.FLAGS, name, value)
+
+
+def test_domain_defaults_follow_the_paper(parsed_flags):
+  del parsed_flags
+  atari = experiment.resolve_config('atari/pong')  # Table G.1.
+  assert (atari.unroll_length, atari.batch_size, atari.learning_rate,
+          atari.entropy_cost, atari.epsilon, atari.gradient_clipping,
+          atari.num_action_repeats, atari.core) == (
+              20, 32, 0.0006, 0.01, 0.01, 40., 4, 'feedforward')
+  assert atari.num_actions == 6 and not atari.full_action_space
+  suite = experiment.resolve_config('atari57')
+  assert suite.network == 'deep' and suite.full_action_space
+  assert suite.num_actions == 18 and len(suite.level_set.levels) == 57
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--level_name=atari/not_a_game'], 'Unknown --level_name'),
+    (['--level_name=nonsense_level'], 'Unknown --level_name'),
+    (['--batch_size=64', '--num_actors=2', '--envs_per_actor=4'],
+     '--batch_size=64 exceeds'),
+    (['--num_actors=0'], '--num_actors must be >= 1'),
+    (['--batch_size=-3'], '--batch_size must be >= 1'),
+    (['--unroll_length=0'], '--unroll_length must be >= 1'),
+    (['--learning_rate=-1'], '--learning_rate must be >= 0'),
+    (['--level_name=atari57', '--num_actors=2', '--envs_per_actor=4',
+      '--batch_size=8'], 'some levels would never be played'),
+    (['--level_name=dmlab30'], 'DeepMind Lab'),
+    (['--level_name=seekavoid_arena_01'], 'DeepMind Lab'),
+    (['--logdir=/proc/impala_cannot_write_here'], 'cannot be written'),
+])
+def test_bad_input_is_a_one_line_error_before_any_process(args, message):
+  start = time.time()
+  result = run_experiment('--level_name=catch', *args, timeout=120)
+  assert result.returncode != 0
+  error_lines = [l for l in result.stderr.splitlines()
+                 if l.startswith('experiment.py: error:')]
+  assert len(error_lines) == 1, result.stderr[-2000:]
+  assert message in error_lines[0]
+  assert 'Traceback' not in result.stderr
+  # Nothing was started: no training or environment log lines.
+  assert 'Training' not in result.stderr
+  assert time.time() - start < 60
