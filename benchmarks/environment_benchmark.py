@@ -156,24 +156,7 @@ def tf_ops(game, seconds, num_envs, unroll, shared_memory=True):
           hooks=[py_process.PyProcessHook()]) as session:
         for loop in loops:
           session.run(loop)  # Warm up.
-        counts = [0] * num_envs
-        stop = threading.Event()
-
-        def actor(i):
-          while not stop.is_set():
-            session.run(loops[i])
-            counts[i] += unroll
-
-        threads = [threading.Thread(target=actor, args=(i,))
-                   for i in range(num_envs)]
-        start = time.perf_counter()
-        for t in threads:
-          t.start()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-          t.join()
-        return sum(counts) / (time.perf_counter() - start)
+        return _steps_per_second(session, loops, unroll, seconds)
   finally:
     py_process.SHARED_MEMORY_MIN_BYTES = saved
 
@@ -209,25 +192,30 @@ def tf_ops_batched(game, seconds, num_envs, unroll, num_threads=1):
         hooks=[py_process.PyProcessHook()]) as session:
       for loop in loops:
         session.run(loop)  # Warm up.
-      counts = [0] * num_threads
-      stop = threading.Event()
+      return _steps_per_second(session, loops, unroll * num_envs, seconds)
 
-      def actor(i):
-        while not stop.is_set():
-          session.run(loops[i])
-          counts[i] += unroll * num_envs
 
-      threads = [threading.Thread(target=actor, args=(i,))
-                 for i in range(num_threads)]
-      start = time.perf_counter()
-      for t in threads:
-        t.start()
-      time.sleep(seconds)
-      stop.set()
-      for t in threads:
-        t.join()
-      return sum(counts) / (time.perf_counter() - start)
 
+def _steps_per_second(session, loops, steps_per_run, seconds):
+  """Runs each op of `loops` in its own thread for `seconds`: steps/s."""
+  counts = [0] * len(loops)
+  stop = threading.Event()
+
+  def actor(i):
+    while not stop.is_set():
+      session.run(loops[i])
+      counts[i] += steps_per_run
+
+  threads = [threading.Thread(target=actor, args=(i,))
+             for i in range(len(loops))]
+  start = time.perf_counter()
+  for t in threads:
+    t.start()
+  time.sleep(seconds)
+  stop.set()
+  for t in threads:
+    t.join()
+  return sum(counts) / (time.perf_counter() - start)
 
 def start_children(game, count):
   """Seconds to start `count` Atari children in parallel."""

@@ -280,3 +280,83 @@ def test_bad_input_is_a_one_line_error_before_any_process(args, message):
   # Nothing was started: no training or environment log lines.
   assert 'Training' not in result.stderr
   assert time.time() - start < 60
+
+
+def _children_of(pid):
+  """PIDs whose parent is `pid` (Linux /proc)."""
+  children = []
+  for entry in os.listdir('/proc'):
+    if entry.isdigit():
+      try:
+        with open('/proc/%s/stat' % entry) as f:
+          fields = f.read().rsplit(')', 1)[1].split()
+      except OSError:
+        continue
+      if int(fields[1]) == pid:
+        children.append(int(entry))
+  return children
+
+
+def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
+  logdir = str(tmp_path / 'interrupted')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+  process = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'experiment.py'),
+       '--level_name=catch', '--logdir=' + logdir,
+       '--total_environment_frames=100000000', '--save_checkpoint_secs=3600']
+      + SMALL, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+      stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.time() + 120
+    progress = os.path.join(logdir, 'progress.csv')
+    while time.time() < deadline and (
+        not os.path.exists(progress) or len(read_progress(logdir)) < 2):
+      assert process.poll() is None, process.stderr.read()[-2000:]
+      time.sleep(0.5)
+    assert len(read_progress(logdir)) >= 2
+    children = _children_of(process.pid)
+    assert children  # The environments' processes.
+    process.send_signal(2)  # SIGINT, as Ctrl-C.
+    _, stderr = process.communicate(timeout=60)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  assert process.returncode == 0, stderr[-2000:]
+  # A checkpoint at exit, later than the first one (at frame 0).
+  assert checkpoint_frames(logdir) >= int(read_progress(logdir)[0]['frames'])
+  deadline = time.time() + 10
+  while time.time() < deadline and any(
+      os.path.exists('/proc/%d' % c) for c in children):
+    time.sleep(0.2)
+  assert not [c for c in children if os.path.exists('/proc/%d' % c)]
+
+
+def test_dmlab_level_trains_and_tests_through_the_stand_in(tmp_path):
+  """The DMLab path (deep LSTM agent, language input, test level mapping)
+  end to end, with the stand-in `deepmind_lab` that follows the real API."""
+  logdir = str(tmp_path / 'dmlab')
+  stand_in = os.path.join(ROOT, 'tests', 'fake_deepmind_lab')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
+             PYTHONPATH=stand_in + os.pathsep + os.environ.get('PYTHONPATH',
+                                                               ''))
+  common = [sys.executable, os.path.join(ROOT, 'experiment.py'),
+            '--level_name=rooms_collect_good_objects_train',
+            '--logdir=' + logdir, '--num_actors=2', '--envs_per_actor=1',
+            '--batch_size=2', '--unroll_length=10', '--log_interval_secs=1']
+  result = subprocess.run(common + ['--total_environment_frames=160'],
+                          env=env, capture_output=True, text=True,
+                          timeout=240)
+  check_ok(result)
+  assert checkpoint_frames(logdir) == 160  # 2 steps of 2 x 10 x 4 frames.
+  result = subprocess.run(common + ['--mode=test', '--test_num_episodes=1'],
+                          env=env, capture_output=True, text=True,
+                          timeout=240)
+  check_ok(result)
+  with open(os.path.join(logdir, 'test_results.json')) as f:
+    results = json.load(f)
+  assert results['agent'] == {'network': 'deep', 'core': 'lstm',
+                              'multitask': False}
+  # Test mode plays the hold-out test variant of the level.
+  assert list(results['levels']) == ['rooms_collect_good_objects_test']
+  assert len(results['levels']['rooms_collect_good_objects_test'][
+      'episode_returns']) == 1
