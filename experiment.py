@@ -65,6 +65,15 @@ flags.DEFINE_integer('test_num_episodes', 10,
 flags.DEFINE_integer('task', -1, 'Task id. -1: single machine.')
 flags.DEFINE_enum('job_name', 'learner', ['learner', 'actor'],
                   'Job name; ignored when task is -1.')
+flags.DEFINE_string('learner_address', 'localhost:8000',
+                    'host:port of the learner, the same for every process.')
+flags.DEFINE_string('actor_hosts', 'localhost',
+                    'Comma-separated host or host:port of each actor task '
+                    '(one entry for all, or one per actor), the same for '
+                    'every process. Without a port, actor N listens on '
+                    '--actor_base_port + N.')
+flags.DEFINE_integer('actor_base_port', 8001,
+                     'Port of actor 0; actor N uses this + N.')
 
 # Training.
 flags.DEFINE_integer('total_environment_frames', None,
@@ -803,6 +812,9 @@ def main(argv):
   except (ValueError, ImportError) as e:
     sys.exit('experiment.py: error: %s' % e)
   if FLAGS.task >= 0:
+    # distributed.py imports this module by name: let it find this one
+    # rather than import the script a second time (flags defined twice).
+    sys.modules.setdefault('experiment', sys.modules[__name__])
     import distributed  # pylint: disable=g-import-not-at-top
     distributed.run(config, FLAGS.logdir)
   elif FLAGS.mode == 'train':
