@@ -149,7 +149,7 @@ DOMAIN_DEFAULTS = {
 }
 
 # Actors on this machine: found by benchmarks/throughput.py --sweep (README).
-# On 2 cores (Pong, batch 32) 32 environments per actor gave about 6% more
+# On 2 cores (Pong, batch 32) 32 environments per actor gave 3-7% more
 # frames per CPU-second than 16 (larger inference batches) and the same as
 # 64; 2 and 4 actors of 32 were equal, and 2 use half the memory (each
 # environment process is about 9 MiB). Only 2-core machines were measured.
