@@ -418,6 +418,53 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
                           entropy_loss=entropy_loss, total_loss=total_loss)
 
 
+def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
+  """Aligns the learner's unroll over T+1 steps with the actors' and computes
+  the loss.
+
+  Outputs at t lead to environment outputs at t + 1 (as in the release); the
+  learner's baseline at the last step bootstraps the return.
+
+  Returns:
+    (total_loss, stats, env_outputs[1:]).
+  """
+  bootstrap_value = learner_outputs.baseline[-1]
+  # None leaves (fields a caller leaves out) stay None.
+  agent_outputs = nest.map_structure(lambda t: t if t is None else t[1:],
+                                     agent_outputs)
+  env_outputs = nest.map_structure(lambda t: t if t is None else t[1:],
+                                   env_outputs)
+  learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
+  total_loss, stats = compute_loss(learner_outputs, agent_outputs,
+                                   env_outputs, bootstrap_value, config)
+  return total_loss, stats, env_outputs
+
+
+def apply_gradients(gradients, variables, num_frames, config):
+  """Clips the gradients' global norm and applies RMSProp with the learning
+  rate annealed linearly to 0 over the frame budget.
+
+  Returns:
+    (the frame counter incremented by `num_frames` after the update, stats).
+  """
+  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  learning_rate = tf.compat.v1.train.polynomial_decay(
+      config.learning_rate, num_env_frames, config.total_environment_frames,
+      0.)
+  optimizer = tf.compat.v1.train.RMSPropOptimizer(
+      learning_rate, config.decay, config.momentum, config.epsilon)
+  gradient_norm = tf.linalg.global_norm(gradients)
+  if config.gradient_clipping > 0:
+    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
+                                          use_norm=gradient_norm)
+  train_op = optimizer.apply_gradients(zip(gradients, variables))
+  with tf.control_dependencies([train_op]):
+    num_env_frames_and_train = num_env_frames.assign_add(
+        tf.cast(num_frames, tf.int64))
+  return num_env_frames_and_train, dict(learning_rate=learning_rate,
+                                        gradient_norm=gradient_norm)
+
+
 def build_learner(agent, data, config):
   """Unrolls the agent over the batch, computes V-trace and updates.
 
@@ -431,33 +478,14 @@ def build_learner(agent, data, config):
   """
   learner_outputs, _ = agent.unroll(data.agent_outputs.action,
                                     data.env_outputs, data.agent_state)
-  # The learner's baseline at the last step bootstraps the return.
-  bootstrap_value = learner_outputs.baseline[-1]
-  # Outputs at t lead to environment outputs at t + 1 (as in the release).
-  agent_outputs = nest.map_structure(lambda t: t[1:], data.agent_outputs)
-  env_outputs = nest.map_structure(lambda t: t[1:], data.env_outputs)
-  learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
-  total_loss, stats = compute_loss(learner_outputs, agent_outputs,
-                                   env_outputs, bootstrap_value, config)
-
-  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
-  learning_rate = tf.compat.v1.train.polynomial_decay(
-      config.learning_rate, num_env_frames, config.total_environment_frames,
-      0.)
-  optimizer = tf.compat.v1.train.RMSPropOptimizer(
-      learning_rate, config.decay, config.momentum, config.epsilon)
+  total_loss, stats, env_outputs = learner_loss(
+      learner_outputs, data.agent_outputs, data.env_outputs, config)
   variables = agent.trainable_variables
   gradients = tf.gradients(total_loss, variables)
-  gradient_norm = tf.linalg.global_norm(gradients)
-  if config.gradient_clipping > 0:
-    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
-                                          use_norm=gradient_norm)
-  train_op = optimizer.apply_gradients(zip(gradients, variables))
-  frames_per_step = tf.cast(
-      tf.size(env_outputs.done) * config.num_action_repeats, tf.int64)
-  with tf.control_dependencies([train_op]):
-    num_env_frames_and_train = num_env_frames.assign_add(frames_per_step)
-  stats.update(learning_rate=learning_rate, gradient_norm=gradient_norm)
+  num_env_frames_and_train, update_stats = apply_gradients(
+      gradients, variables,
+      tf.size(env_outputs.done) * config.num_action_repeats, config)
+  stats.update(update_stats)
   return LearnerOutputs(data.level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)
 

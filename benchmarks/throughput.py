@@ -348,33 +348,19 @@ def build_xla_learner(agent, data, config):
           reward=rewards, info=None, done=dones,
           observation=(frames, None))
       learner_outputs, _ = agent.unroll(actions, env, agent_state)
-      bootstrap_value = learner_outputs.baseline[-1]
-      agent_outputs = experiment.networks.AgentOutput(
-          actions[1:], behaviour_logits[1:], None)
-      env_outputs = env._replace(reward=rewards[1:], done=dones[1:])
-      learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
-      total_loss, stats = experiment.compute_loss(
-          learner_outputs, agent_outputs, env_outputs, bootstrap_value,
-          config)
+      total_loss, stats, _ = experiment.learner_loss(
+          learner_outputs,
+          experiment.networks.AgentOutput(actions, behaviour_logits, None),
+          env, config)
     return stats, tape.gradient(total_loss, variables)
 
   stats, gradients = loss_and_gradients(
       data.agent_outputs.action, data.env_outputs.reward,
       data.env_outputs.done, data.env_outputs.observation[0],
       data.agent_outputs.policy_logits, data.agent_state)
-  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
-  learning_rate = tf.compat.v1.train.polynomial_decay(
-      config.learning_rate, num_env_frames, config.total_environment_frames,
-      0.)
-  optimizer = tf.compat.v1.train.RMSPropOptimizer(
-      learning_rate, config.decay, config.momentum, config.epsilon)
-  gradient_norm = tf.linalg.global_norm(gradients)
-  if config.gradient_clipping > 0:
-    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
-                                          use_norm=gradient_norm)
-  train_op = optimizer.apply_gradients(zip(gradients, variables))
-  with tf.control_dependencies([train_op]):
-    return num_env_frames.assign_add(1), stats
+  num_env_frames_and_train, _ = experiment.apply_gradients(
+      gradients, variables, 1, config)
+  return num_env_frames_and_train, stats
 
 
 def measure_learner(config, steps):

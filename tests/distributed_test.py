@@ -18,6 +18,7 @@ import time
 import pytest
 
 import distributed
+import process_util
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENT = os.path.join(ROOT, 'experiment.py')
@@ -375,14 +376,6 @@ def test_launcher_trains_to_the_budget_and_all_exit(tmp_path):
     _kill_launched(launcher)
 
 
-def _alive(pid):
-  try:
-    with open('/proc/%d/stat' % pid) as f:
-      return f.read().split(')')[-1].split()[0] != 'Z'
-  except FileNotFoundError:
-    return False
-
-
 def test_launcher_stops_every_task_on_ctrl_c(tmp_path):
   ports = _free_ports(3)
   logdir = str(tmp_path / 'logdir')
@@ -399,7 +392,7 @@ def test_launcher_stops_every_task_on_ctrl_c(tmp_path):
           'the learner to train')
     launcher.signal(signal.SIGINT)
     assert launcher.wait() == 0, launcher.tail()
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(process_util.alive(pid) for pid in pids)
     text = launcher.text()
     assert 'Stopped at frame' in text
     for task in (0, 1):

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import experiment
 import networks
+import process_util
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -282,21 +283,6 @@ def test_bad_input_is_a_one_line_error_before_any_process(args, message):
   assert time.time() - start < 60
 
 
-def _children_of(pid):
-  """PIDs whose parent is `pid` (Linux /proc)."""
-  children = []
-  for entry in os.listdir('/proc'):
-    if entry.isdigit():
-      try:
-        with open('/proc/%s/stat' % entry) as f:
-          fields = f.read().rsplit(')', 1)[1].split()
-      except OSError:
-        continue
-      if int(fields[1]) == pid:
-        children.append(int(entry))
-  return children
-
-
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
   logdir = str(tmp_path / 'interrupted')
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
@@ -314,7 +300,7 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
       assert process.poll() is None, process.stderr.read()[-2000:]
       time.sleep(0.5)
     assert len(read_progress(logdir)) >= 2
-    children = _children_of(process.pid)
+    children = process_util.children_of(process.pid)
     assert children  # The environments' processes.
     process.send_signal(2)  # SIGINT, as Ctrl-C.
     _, stderr = process.communicate(timeout=60)

@@ -14,24 +14,16 @@ import tensorflow as tf
 
 import py_process
 import py_process_test_objects as objects
+import process_util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def _alive(pid):
-  """Whether process `pid` exists and is not a zombie."""
-  try:
-    with open('/proc/%d/stat' % pid) as f:
-      return f.read().split(')')[-1].split()[0] != 'Z'
-  except FileNotFoundError:
-    return False
-
-
 def _wait_dead(pids, timeout):
   deadline = time.monotonic() + timeout
   while time.monotonic() < deadline:
-    if not any(_alive(pid) for pid in pids):
+    if not any(process_util.alive(pid) for pid in pids):
       return True
     time.sleep(0.05)
   return False
@@ -252,7 +244,8 @@ def test_many_children_start_in_parallel():
   elapsed = time.monotonic() - start
   try:
     pids = [p.pid for p in processes]
-    assert len(set(pids)) == 24 and all(_alive(pid) for pid in pids)
+    assert len(set(pids)) == 24
+    assert all(process_util.alive(pid) for pid in pids)
     # One after another would take 24 x 0.5 = 12 s.
     assert elapsed < 6, elapsed
   finally:
