@@ -14,11 +14,13 @@ setuptools.setup(
     python_requires='>=3.10,<3.14',
     py_modules=[
         'atari57',
+        'distributed',
         'dmlab30',
         'environments',
         'experiment',
         'levels',
         'networks',
+        'progress',
         'py_process',
         'report',
         'vtrace',
