@@ -53,6 +53,7 @@ import numpy as np
 
 import atari57
 import dmlab30
+import levels as levels_lib
 
 FORMAT = 'impala-tf/test_results/v1'
 DOMAINS = ('atari', 'dmlab', 'catch')
@@ -122,13 +123,18 @@ def level_key(domain, name):
 
 
 def expected_levels(domain, level_name):
-  """The level keys a test run of `--level_name=level_name` evaluates."""
+  """The level keys a test run of `--level_name=level_name` evaluates.
+
+  The levels come from `levels.resolve`, the project's one resolver of
+  `--level_name`, in test mode's form (`levels.evaluation_level`).
+  """
   _check_domain(domain)
-  if domain == 'atari' and level_name == ATARI57:
-    return [atari57.LEVEL_PREFIX + game for game in atari57.GAMES]
-  if domain == 'dmlab' and level_name == DMLAB30:
-    return list(dmlab30.TEST_LEVELS)
-  return [level_key(domain, level_name)]
+  level_set = levels_lib.resolve(level_name)
+  if level_set.domain != domain:
+    raise ValueError('--level_name=%s is a %s level set, not %s' %
+                     (level_name, level_set.domain, domain))
+  return [level_key(domain, levels_lib.evaluation_level(level))
+          for level in level_set.levels]
 
 
 def _suite_of(domain, key):
