@@ -84,9 +84,11 @@ def test(config, logdir):
             config=learner_lib.session_config(len(actor_outputs))),
         hooks=[py_process.PyProcessHook()]) as session:
       frames = int(session.run(num_env_frames))
-      logging.info('Testing the checkpoint at frame %d: %d episodes on %d '
-                   'levels.', frames, config.test_num_episodes,
-                   len(test_levels))
+      logging.info('Testing the checkpoint at frame %d: %d episodes on each '
+                   'of %d levels%s.', frames, config.test_num_episodes,
+                   len(test_levels), ', up to %d no-ops at the start of each '
+                   'game' % config.noop_max if level_set.domain == 'atari'
+                   else '')
 
       def run_level(actor_output, level):
         raw = session._tf_sess()  # pylint: disable=protected-access
