@@ -140,7 +140,8 @@ DOMAIN_DEFAULTS = {
 
 
 def _defaults_of(level_set):
-  """The DOMAIN_DEFAULTS of a level set: its domain's, then its own."""
+  """The DOMAIN_DEFAULTS of a level set: its domain's, then its own (or
+  DMLAB30_EXPERT's for one DMLab-30 level)."""
   values = dict(DOMAIN_DEFAULTS[level_set.domain])
   if level_set.name in DOMAIN_DEFAULTS:
     values.update(DOMAIN_DEFAULTS[level_set.name])
@@ -155,8 +156,10 @@ def _defaults_of(level_set):
 # frames per CPU-second than 16 (larger inference batches) and the same as
 # 64; 2 and 4 actors of 32 were equal, and 2 use half the memory (each
 # environment process is about 9 MiB). Only 2-core machines were measured.
-# DeepMind Lab: one environment per actor where there are enough actors (the
-# paper's setting; 150 actors for DMLab-30 as in the release's README).
+# A suite gets about as many environments per core, in whole suites. DeepMind
+# Lab: max(4, cores) actors with just enough environments to fill a batch
+# (one each from 32 cores on, the paper's setting); DMLab-30: the release's
+# 150 actors of one environment (DOMAIN_DEFAULTS).
 ATARI_ENVS_PER_ACTOR = 32
 
 
