@@ -32,6 +32,7 @@ import actor as actor_lib
 import distributed
 import learner as learner_lib
 import levels as levels_lib
+import population
 import py_process
 import report
 
@@ -53,8 +54,11 @@ def train(config, logdir):
     structure = nest.map_structure(lambda t: None, actor_outputs[0])
     stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
+    hooks = [py_process.PyProcessHook()]
+    if config.pbt_member:
+      hooks.append(population.MemberHook(config, logdir))
     learner_lib.run_learner(
-        config, logdir, stage_op, outputs, hooks=[py_process.PyProcessHook()],
+        config, logdir, stage_op, outputs, hooks=hooks,
         session_config=learner_lib.session_config(config.num_actors))
 
 
