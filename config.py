@@ -123,6 +123,10 @@ flags.DEFINE_float('pbt_poll_secs', 2., 'pbt.py: seconds between looks at '
                    'the members.')
 flags.DEFINE_integer('pbt_max_restarts', 10,
                      'pbt.py: restarts of a dead member before giving up.')
+flags.DEFINE_bool('pbt_start_members', True,
+                  'pbt.py: start (and restart) the members here. False: '
+                  'print their commands, to be started elsewhere (a cluster '
+                  'sharing --logdir), and only evolve them.')
 flags.DEFINE_bool('pbt_member', False,
                   'Set by pbt.py: follow <logdir>/pbt_member.json (changed '
                   'hyperparameters, weights to copy) while training.')
@@ -278,16 +282,22 @@ PBT_HYPERPARAMETERS = ('learning_rate', 'entropy_cost', 'epsilon',
                        'gradient_clipping')
 # Appendix F: 20M frames of burn-in, then an evolution every 5,000 episodes.
 # Catch is scaled to its 150K-frame budget (about 9 frames an episode).
+# A copy takes the other member's latest checkpoint: members checkpoint
+# every `member_checkpoint_secs` unless --save_checkpoint_secs is given.
 PBT_DOMAIN_DEFAULTS = {
-    'atari': dict(burn_in_frames=int(20e6), interval_episodes=5000),
-    'dmlab': dict(burn_in_frames=int(20e6), interval_episodes=5000),
-    'catch': dict(burn_in_frames=20000, interval_episodes=300),
+    'atari': dict(burn_in_frames=int(20e6), interval_episodes=5000,
+                  member_checkpoint_secs=60),
+    'dmlab': dict(burn_in_frames=int(20e6), interval_episodes=5000,
+                  member_checkpoint_secs=60),
+    'catch': dict(burn_in_frames=20000, interval_episodes=300,
+                  member_checkpoint_secs=3),
 }
 
 PbtConfig = collections.namedtuple('PbtConfig', [
     'population_size', 'burn_in_frames', 'interval_episodes',
     'fitness_threshold', 'relative_threshold', 'perturb_probability',
-    'perturb_factor', 'hyperparameters', 'poll_secs', 'max_restarts', 'seed'])
+    'perturb_factor', 'hyperparameters', 'poll_secs', 'max_restarts', 'seed',
+    'member_checkpoint_secs', 'start_members'])
 
 
 def resolve_pbt_config(config):
@@ -297,7 +307,9 @@ def resolve_pbt_config(config):
     ValueError: an impossible value, with the flag named.
   """
   values = dict(PBT_DOMAIN_DEFAULTS[config.level_set.domain])
-  for name in values:
+  if FLAGS['save_checkpoint_secs'].present:
+    values['member_checkpoint_secs'] = config.save_checkpoint_secs
+  for name in ('burn_in_frames', 'interval_episodes'):
     if FLAGS['pbt_' + name].value is not None:
       values[name] = FLAGS['pbt_' + name].value
   hyperparameters = FLAGS.pbt_hyperparameters
@@ -341,4 +353,4 @@ def resolve_pbt_config(config):
       perturb_factor=FLAGS.pbt_perturb_factor,
       hyperparameters=tuple(dict.fromkeys(hyperparameters)),
       poll_secs=FLAGS.pbt_poll_secs, max_restarts=FLAGS.pbt_max_restarts,
-      seed=FLAGS.seed, **values)
+      seed=FLAGS.seed, start_members=FLAGS.pbt_start_members, **values)

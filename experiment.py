@@ -54,11 +54,10 @@ def train(config, logdir):
     structure = nest.map_structure(lambda t: None, actor_outputs[0])
     stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
-    hooks = [py_process.PyProcessHook()]
-    if config.pbt_member:
-      hooks.append(population.MemberHook(config, logdir))
     learner_lib.run_learner(
-        config, logdir, stage_op, outputs, hooks=hooks,
+        config, logdir, stage_op, outputs,
+        hooks=[py_process.PyProcessHook()] +
+        population.member_hooks(config, logdir),
         session_config=learner_lib.session_config(config.num_actors))
 
 

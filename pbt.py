@@ -27,6 +27,7 @@ import glob
 import math
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -50,7 +51,8 @@ LINEAGE_FIELDS = ('event_id', 'time', 'frames', 'member', 'event', 'source',
                   'hyperparameter', 'old', 'new', 'fitness', 'source_fitness')
 # Flags the controller sets per member; every other flag set on pbt.py's
 # command line passes through.
-MEMBER_FLAGS = ('logdir', 'seed') + config_lib.PBT_HYPERPARAMETERS
+MEMBER_FLAGS = ('logdir', 'seed', 'save_checkpoint_secs'
+               ) + config_lib.PBT_HYPERPARAMETERS
 STOP_SECS = 120.
 KEEP_COPIES = 2
 PLOT_SECS = 60.
@@ -69,9 +71,11 @@ def passthrough_flags():
           not flag.name.startswith('pbt_') and flag.name != 'population_size']
 
 
-def member_command(flag_args, logdir, seed, hyperparameters):
+def member_command(flag_args, logdir, seed, hyperparameters,
+                   checkpoint_secs):
   return ([sys.executable, EXPERIMENT_SCRIPT] + list(flag_args) +
-          ['--logdir=' + logdir, '--seed=%d' % seed, '--pbt_member'] +
+          ['--logdir=' + logdir, '--seed=%d' % seed, '--pbt_member',
+           '--save_checkpoint_secs=%d' % checkpoint_secs] +
           ['--%s=%r' % item for item in sorted(hyperparameters.items())])
 
 
@@ -291,9 +295,16 @@ class Controller:
     entry = self._state['members'][member.index]
     command = member_command(self._flag_args, member.logdir,
                              self._pbt.seed + member.index,
-                             entry['hyperparameters'])
+                             entry['hyperparameters'],
+                             self._pbt.member_checkpoint_secs)
     member.tail = ProgressTail(member.progress_path, from_end=True)
     member.episodes = 0
+    if not self._pbt.start_members:
+      with open(os.path.join(member.logdir, 'command.txt'), 'w') as f:
+        f.write(shlex.join(command) + '\n')
+      logging.info('PBT: start member %d (add cluster flags as needed): %s',
+                   member.index, shlex.join(command))
+      return
     with open(os.path.join(member.logdir, 'member.log'), 'ab') as log:
       # Its own process group: a terminal's Ctrl-C reaches only pbt.py,
       # which stops each member once.
@@ -314,6 +325,10 @@ class Controller:
 
   def _check_exit(self, member):
     """A member that exited: finished, or restarted from its checkpoint."""
+    if not self._pbt.start_members:  # Started elsewhere.
+      member.finished = (member.frames >=
+                         self._config.total_environment_frames)
+      return
     if member.process is None or member.process.poll() is None:
       return
     member.observe(self._multitask)
@@ -339,7 +354,8 @@ class Controller:
 
   def _ready(self, member):
     entry = self._state['members'][member.index]
-    return (member.process is not None and member.fitness is not None and
+    running = member.process is not None or not self._pbt.start_members
+    return (running and member.fitness is not None and
             self._pbt.burn_in_frames <= member.frames <
             self._config.total_environment_frames and
             entry['episodes_since_evolution'] >= self._pbt.interval_episodes

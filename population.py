@@ -19,7 +19,9 @@ checkpoint to restore). A member started with `--pbt_member` runs
 `MemberHook`, which polls that file, assigns the hyperparameter variables
 (learner.hyperparameter_variables) and restores the copied weights into the
 live session, so its environments keep running; after a copy it writes its
-own checkpoint, then answers in `<member logdir>/pbt_applied.json`.
+own checkpoint, then answers in `<member logdir>/pbt_applied.json` (and
+beside the snapshot, `restored.json`: the SHA-256 of the weights it now
+holds).
 """
 
 import collections
@@ -42,6 +44,7 @@ EPSILON_CHOICES = (1e-1, 1e-3, 1e-5, 1e-7)
 
 REQUEST_FILE = 'pbt_member.json'
 APPLIED_FILE = 'pbt_applied.json'
+RESTORED_FILE = 'restored.json'
 
 Decision = collections.namedtuple('Decision',
                                   'exploit hyperparameters perturbed')
@@ -225,8 +228,16 @@ class MemberHook(tf.compat.v1.train.SessionRunHook):
                  global_step=frames)
       answer.update(restored_checkpoint=checkpoint,
                     weights_sha256=weights_digest(values))
+      # Beside the snapshot, for whoever checks the copy later.
+      write_json(os.path.join(os.path.dirname(checkpoint), RESTORED_FILE),
+                 answer)
       logging.info('PBT: copied the weights of %s at frame %d.', checkpoint,
                    frames)
     logging.info('PBT: hyperparameters %s (version %d).',
                  request['hyperparameters'], request['version'])
     write_json(applied_path, answer)
+
+
+def member_hooks(config, logdir):
+  """The learner's hooks for a run started with --pbt_member (else none)."""
+  return [MemberHook(config, logdir)] if config.pbt_member else []

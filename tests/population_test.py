@@ -25,7 +25,8 @@ def pbt_config(**kwargs):
       population_size=4, burn_in_frames=0, interval_episodes=1,
       fitness_threshold=5., relative_threshold=False,
       perturb_probability=1. / 3, perturb_factor=1.2, hyperparameters=NAMES,
-      poll_secs=1., max_restarts=1, seed=1)
+      poll_secs=1., max_restarts=1, seed=1, member_checkpoint_secs=1,
+      start_members=True)
   values.update(kwargs)
   return config_lib.PbtConfig(**values)
 
@@ -270,3 +271,6 @@ def test_member_hook_applies_hyperparameters_and_copies_weights(tmp_path):
   # The copy was checkpointed at once, in the member's own logdir.
   saved = tf.train.load_checkpoint(os.path.join(member, 'model.ckpt-0'))
   np.testing.assert_array_equal(saved.get_tensor('weights'), source_weights)
+  restored = population.read_json(os.path.join(source,
+                                               population.RESTORED_FILE))
+  assert restored == applied
