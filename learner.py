@@ -8,7 +8,10 @@ V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
 annealed linearly to 0 over the frame budget. `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
-distributed.py and the throughput benchmark.
+distributed.py and the throughput benchmark. The learning rate, entropy
+cost, RMSProp epsilon and clipping threshold are variables
+(`Hyperparameters`), which population-based training reassigns while the
+learner runs (pbt.py, population.py).
 """
 
 import collections

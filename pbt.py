@@ -324,14 +324,12 @@ class Controller:
                        self._config.total_environment_frames)
 
   def _check_exit(self, member):
-    """A member that exited: finished, or restarted from its checkpoint."""
+    """After a member's process exited (its rows are read): it finished, or
+    it is restarted from its checkpoint."""
     if not self._pbt.start_members:  # Started elsewhere.
       member.finished = (member.frames >=
                          self._config.total_environment_frames)
       return
-    if member.process is None or member.process.poll() is None:
-      return
-    member.observe(self._multitask)
     code = member.process.returncode
     member.process = None
     if member.frames >= self._config.total_environment_frames:
@@ -428,10 +426,11 @@ class Controller:
   def _step(self):
     rng = random.Random('%d/%d' % (self._pbt.seed, self._state['events']))
     for member in self._members:
-      self._check_exit(member)
-      new_episodes = member.observe(self._multitask)
+      exited = member.process is not None and member.process.poll() is not None
       self._state['members'][member.index]['episodes_since_evolution'] += (
-          new_episodes)
+          member.observe(self._multitask))
+      if exited or not self._pbt.start_members:
+        self._check_exit(member)
     for member in self._members:
       if self._ready(member):
         self._evolve(member, rng)

@@ -2,17 +2,20 @@
 """pbt.py: a population on catch evolves, survives a killed member, stops
 and resumes, and learns; bad flags fail before any process starts."""
 
-import csv
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
+from absl import flags
 import pytest
 import tensorflow as tf
 
+import config as config_lib
+import pbt
 import population
 import process_util
 
@@ -29,14 +32,6 @@ def environment():
   return dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
 
 
-def read_csv(path):
-  try:
-    with open(path, newline='') as f:
-      return list(csv.DictReader(f))
-  except FileNotFoundError:
-    return []
-
-
 def wait_for(condition, what, timeout):
   deadline = time.time() + timeout
   while time.time() < deadline:
@@ -47,36 +42,77 @@ def wait_for(condition, what, timeout):
   raise AssertionError('timed out waiting for ' + what)
 
 
-@pytest.mark.parametrize('flag,message', [
-    ('--population_size=1', '--population_size must be >= 2.'),
-    ('--pbt_perturb_probability=1.5', '--pbt_perturb_probability must be in'),
-    ('--pbt_hyperparameters=learning_rate,momentum',
+@pytest.fixture
+def parsed_flags():
+  saved = flags.FLAGS.flag_values_dict()
+  flags.FLAGS(['pbt.py'])
+  yield flags.FLAGS
+  for name, value in saved.items():
+    setattr(flags.FLAGS, name, value)
+
+
+def test_defaults_follow_the_paper(parsed_flags):
+  atari = config_lib.resolve_pbt_config(config_lib.resolve_config('atari57'))
+  assert (atari.population_size, atari.burn_in_frames,
+          atari.interval_episodes, atari.fitness_threshold,
+          atari.perturb_probability, atari.perturb_factor) == (
+              24, 20e6, 5000, 5., 1. / 3, 1.2)
+  assert atari.hyperparameters == ('learning_rate', 'entropy_cost', 'epsilon',
+                                   'gradient_clipping')
+  assert not atari.relative_threshold  # Absolute HNS points on a suite.
+  parsed_flags.save_checkpoint_secs = 30
+  parsed_flags['save_checkpoint_secs'].present = 1
+  catch = config_lib.resolve_pbt_config(config_lib.resolve_config('catch'))
+  parsed_flags['save_checkpoint_secs'].present = 0
+  assert catch.hyperparameters == ('learning_rate', 'entropy_cost', 'epsilon')
+  assert catch.relative_threshold and catch.member_checkpoint_secs == 30
+
+
+@pytest.mark.parametrize('values,message', [
+    (dict(population_size=1), '--population_size must be >= 2.'),
+    (dict(pbt_perturb_probability=1.5), '--pbt_perturb_probability must be'),
+    (dict(pbt_perturb_factor=0.8), '--pbt_perturb_factor must be >= 1'),
+    (dict(pbt_interval_episodes=0), '--pbt_interval_episodes must be >= 1'),
+    (dict(pbt_hyperparameters=['learning_rate', 'momentum']),
      '--pbt_hyperparameters: unknown momentum'),
-    ('--pbt_hyperparameters=gradient_clipping', 'needs --gradient_clipping > 0'),
-    ('--mode=test', 'pbt.py trains on one machine'),
+    (dict(pbt_hyperparameters=['gradient_clipping'], gradient_clipping=0.),
+     'needs --gradient_clipping > 0'),
+    (dict(mode='test'), 'pbt.py trains on one machine'),
 ])
-def test_bad_flags_fail_before_any_process(tmp_path, flag, message):
+def test_bad_flags_raise(parsed_flags, values, message):
+  for name, value in values.items():
+    setattr(parsed_flags, name, value)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    config_lib.resolve_pbt_config(config_lib.resolve_config('catch'))
+
+
+def test_bad_flags_fail_with_one_line_before_any_process(tmp_path):
   logdir = str(tmp_path / 'pbt')
-  args = [flag] + (['--gradient_clipping=0'] if 'clipping' in flag else [])
-  result = subprocess.run(pbt_command(logdir, *args), env=environment(),
-                          capture_output=True, text=True, timeout=120)
+  result = subprocess.run(
+      pbt_command(logdir, '--pbt_hyperparameters=momentum'),
+      env=environment(), capture_output=True, text=True, timeout=120)
   assert result.returncode != 0
   lines = result.stderr.strip().splitlines()
-  assert lines[-1].startswith('pbt.py: error: ') and message in lines[-1]
+  assert lines[-1] == ('pbt.py: error: --pbt_hyperparameters: unknown '
+                       'momentum; choose from learning_rate, entropy_cost, '
+                       'epsilon, gradient_clipping.')
+  assert 'Traceback' not in result.stderr
   assert not glob.glob(os.path.join(logdir, 'member_*'))
 
 
 def member_rows(logdir, k):
-  return read_csv(os.path.join(logdir, 'member_%02d' % k, 'progress.csv'))
+  return pbt.read_rows(os.path.join(logdir, 'member_%02d' % k,
+                                    'progress.csv'))
 
 
 def test_population_evolves_recovers_resumes_and_learns_catch(tmp_path):
-  """3 members on catch's default budget (150K frames each)."""
+  """3 members on catch, 100K frames each."""
   logdir = str(tmp_path / 'pbt')
   lineage_path = os.path.join(logdir, 'pbt.csv')
   command = pbt_command(
       logdir, '--population_size=3', '--num_actors=1', '--envs_per_actor=8',
-      '--batch_size=8', '--pbt_burn_in_frames=5000',
+      '--batch_size=8', '--total_environment_frames=100000',
+      '--pbt_burn_in_frames=5000',
       '--pbt_interval_episodes=150', '--pbt_poll_secs=0.5',
       '--log_interval_secs=1', '--seed=2')
   start = time.time()
@@ -86,7 +122,7 @@ def test_population_evolves_recovers_resumes_and_learns_catch(tmp_path):
   try:
     # Evolution: a copy of another member's weights.
     wait_for(lambda: any(r['event'] == 'exploit'
-                         for r in read_csv(lineage_path)),
+                         for r in pbt.read_rows(lineage_path)),
              'an exploit in pbt.csv', 400)
     # A killed member is restarted from its checkpoint.
     members = [p for p in process_util.children_of(controller.pid)
@@ -94,9 +130,9 @@ def test_population_evolves_recovers_resumes_and_learns_catch(tmp_path):
     assert len(members) == 3
     os.kill(members[0], signal.SIGKILL)
     wait_for(lambda: any(r['event'] == 'restart'
-                         for r in read_csv(lineage_path)),
+                         for r in pbt.read_rows(lineage_path)),
              'the restart in pbt.csv', 60)
-    (restarted,) = {r['member'] for r in read_csv(lineage_path)
+    (restarted,) = {r['member'] for r in pbt.read_rows(lineage_path)
                     if r['event'] == 'restart'}
     restarted_log = os.path.join(logdir, 'member_%02d' % int(restarted),
                                  'member.log')
@@ -109,20 +145,20 @@ def test_population_evolves_recovers_resumes_and_learns_catch(tmp_path):
   finally:
     if controller.poll() is None:
       controller.kill()
-  stopped_events = len({r['event_id'] for r in read_csv(lineage_path)})
+  stopped_events = len({r['event_id'] for r in pbt.read_rows(lineage_path)})
   state = population.read_json(os.path.join(logdir, 'pbt_state.json'))
   assert state['events'] == stopped_events
   stopped_frames = [tf.train.load_variable(
       tf.train.latest_checkpoint(os.path.join(logdir, 'member_%02d' % k)),
       'global_step') for k in range(3)]
-  assert all(0 < f < 150000 for f in stopped_frames), stopped_frames
+  assert all(0 < f < 100000 for f in stopped_frames), stopped_frames
 
   # The same command resumes every member and the controller's state.
   result = subprocess.run(command, env=environment(), capture_output=True,
                           text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
   print('PBT on catch: %.0f s in all' % (time.time() - start))
-  lineage = read_csv(lineage_path)
+  lineage = pbt.read_rows(lineage_path)
   assert max(int(r['event_id']) for r in lineage) > stopped_events
   assert [r for r in lineage if r['event'] == 'init'] == [
       r for r in lineage[:9]]  # Sampled once, not again on resume.
@@ -147,5 +183,5 @@ def test_population_evolves_recovers_resumes_and_learns_catch(tmp_path):
   # Every member learns catch (the bar of the single-run learning test).
   for k in range(3):
     rows = member_rows(logdir, k)
-    assert int(rows[-1]['frames']) >= 150000
+    assert int(rows[-1]['frames']) >= 100000
     assert float(rows[-1]['mean_episode_return']) >= 0.9, (k, rows[-1])
