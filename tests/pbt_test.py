@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 
-from absl import flags
 import pytest
 import tensorflow as tf
 
 import config as config_lib
+from experiment_test import parsed_flags  # pylint: disable=unused-import
 import pbt
 import population
 import process_util
@@ -40,15 +40,6 @@ def wait_for(condition, what, timeout):
       return value
     time.sleep(0.5)
   raise AssertionError('timed out waiting for ' + what)
-
-
-@pytest.fixture
-def parsed_flags():
-  saved = flags.FLAGS.flag_values_dict()
-  flags.FLAGS(['pbt.py'])
-  yield flags.FLAGS
-  for name, value in saved.items():
-    setattr(flags.FLAGS, name, value)
 
 
 def test_defaults_follow_the_paper(parsed_flags):
