@@ -273,8 +273,6 @@ def check_logdir(logdir):
     raise ValueError('--logdir=%s cannot be written: %s' % (logdir, e))
 
 
-
-
 # ---------------------------------------------------------------------------
 # Population-based training (pbt.py).
 

@@ -185,6 +185,7 @@ def snapshot_checkpoint(source_logdir, destination):
         shutil.copy(path, temporary)
     except FileNotFoundError:
       continue
+    shutil.rmtree(destination, ignore_errors=True)  # A crashed attempt's.
     os.replace(temporary, destination)
     return os.path.join(destination, os.path.basename(prefix))
   return None
@@ -520,7 +521,8 @@ def main(argv):
     config = config_lib.resolve_config()
     pbt_config = config_lib.resolve_pbt_config(config)
     config_lib.check_logdir(FLAGS.logdir)
-    controller = Controller(config, pbt_config, FLAGS.logdir,
+    # Absolute: members and their copies' paths do not depend on a cwd.
+    controller = Controller(config, pbt_config, os.path.abspath(FLAGS.logdir),
                             passthrough_flags())
   except (ValueError, ImportError, PbtError) as e:
     sys.exit('pbt.py: error: %s' % e)
