@@ -32,6 +32,7 @@ import actor as actor_lib
 import distributed
 import learner as learner_lib
 import levels as levels_lib
+import population
 import py_process
 import report
 
@@ -54,7 +55,9 @@ def train(config, logdir):
     stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
     learner_lib.run_learner(
-        config, logdir, stage_op, outputs, hooks=[py_process.PyProcessHook()],
+        config, logdir, stage_op, outputs,
+        hooks=[py_process.PyProcessHook()] +
+        population.member_hooks(config, logdir),
         session_config=learner_lib.session_config(config.num_actors))
 
 
@@ -111,11 +114,12 @@ def test(config, logdir):
       for thread in threads:
         thread.join()
 
-  results = report.make_test_results(
-      level_set.name, level_set.domain,
-      dict(network=config.network, core=config.core,
-           multitask=level_set.multitask),
-      frames, returns)
+  agent = dict(network=config.network, core=config.core,
+               multitask=level_set.multitask)
+  if os.path.exists(os.path.join(logdir, population.REQUEST_FILE)):
+    agent['pbt'] = True  # A member of a pbt.py population.
+  results = report.make_test_results(level_set.name, level_set.domain, agent,
+                                     frames, returns)
   path = os.path.join(logdir, 'test_results.json')
   write_atomically(path, json.dumps(results, indent=2) + '\n')
   print_test_table(results)
