@@ -191,6 +191,9 @@ def write_atomically(path, write):
   with tempfile.NamedTemporaryFile(
       'wb', dir=os.path.dirname(path) or '.', delete=False) as f:
     write(f)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(f.name, 0o666 & ~umask)  # Not the temporary file's 0600.
   os.replace(f.name, path)
 
 

@@ -8,7 +8,9 @@ V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
 annealed linearly to 0 over the frame budget. `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
-distributed.py and the throughput benchmark.
+distributed.py and the throughput benchmark; they also return diagnostics of
+the update (gradient norms and clipping, the policy's entropy, values) that
+progress.py reports.
 """
 
 import collections
@@ -138,8 +140,9 @@ def compute_diagnostics(learner_outputs, losses):
 
   The gradient of each loss term (section 4.2) is taken with respect to the
   network's outputs (logits [T, B, A], baseline [T, B]), not the weights: one
-  softmax-sized backward pass each. Their norms give each term's share of
-  the update; all three then flow through the same network.
+  softmax-sized backward pass each. Their norms compare the terms' pull on
+  one step; a small term that always pulls one way (entropy, towards
+  uniform) can still outweigh a large noisy one over many steps.
 
   Args:
     learner_outputs: AgentOutput of the learner at x_0..x_{T-1}, [T, B, ...].
