@@ -15,8 +15,9 @@ levels); and `<dir>/curves.md`: per level, the frames and the wall time at
 which each run first reached each threshold return.
 
 Runs are grouped by the `level_name` column of their progress.csv. Wall time
-is training time, start-ups included: the gap between a stopped run and its
-resumption counts as one progress interval. A threshold counts as reached
+is training time from the first progress row (the start-up before it is not
+counted); the gap between a stopped run and its resumption counts as one
+progress interval. A threshold counts as reached
 only once the mean covers at least `MIN_EPISODES` games (the issue's "over
 100 episodes").
 """
@@ -161,7 +162,7 @@ def _plot_level(axes, by_label, score, label):
           run_label, len(curves)))
       if len(curves) > 1:
         ax.fill_between(grid / scale, low, high, alpha=.25,
-                        color=line.get_color())
+                        color=line.get_color(), label='%s min-max' % run_label)
     if score is not None:
       ax.axhline(score, color='k', linestyle='--', label=label)
     ax.set_xlabel(unit)
@@ -197,11 +198,20 @@ def write_atomically(path, write):
   os.replace(f.name, path)
 
 
+def _format_frames(frames):
+  return '%.2fM' % (frames / 1e6) if frames >= 1e6 else '%.1fK' % (
+      frames / 1e3)
+
+
+def _format_seconds(seconds):
+  return '%.1f min' % (seconds / 60.) if seconds >= 120 else '%.0f s' % seconds
+
+
 def _format_reach(reach):
   if reach is None:
     return 'not reached'
   frames, seconds = reach
-  return '%.2fM frames, %.1f min' % (frames / 1e6, seconds / 60.)
+  return '%s frames, %s' % (_format_frames(frames), _format_seconds(seconds))
 
 
 def threshold_table(title, curves, thresholds):
@@ -214,13 +224,13 @@ def threshold_table(title, curves, thresholds):
     hits = [r for r in reaches if r is not None]
     lines.append('| %g | %d/%d | %s | %s | %s |' % (
         threshold, len(hits), len(curves),
-        '%.2fM' % (np.mean([r[0] for r in hits]) / 1e6) if hits else '-',
-        '%.1f min' % (np.mean([r[1] for r in hits]) / 60.) if hits else '-',
+        _format_frames(np.mean([r[0] for r in hits])) if hits else '-',
+        _format_seconds(np.mean([r[1] for r in hits])) if hits else '-',
         '; '.join(_format_reach(r) for r in reaches)))
   lines += ['', 'Runs (last row: frames, wall time, mean return):', '']
-  lines += ['- `%s`: %.2fM, %.1f min, %.2f' % (
-      c.logdir, c.frames[-1] / 1e6, c.seconds[-1] / 60., c.returns[-1])
-            for c in curves]
+  lines += ['- `%s`: %s, %s, %.2f' % (
+      c.logdir, _format_frames(c.frames[-1]), _format_seconds(c.seconds[-1]),
+      c.returns[-1]) for c in curves]
   return '\n'.join(lines) + '\n'
 
 

@@ -89,9 +89,10 @@ def test_report_cli_writes_table_and_png(two_runs, tmp_path):
   assert result.returncode == 0, result.stderr
   with open(os.path.join(output, 'curves.md')) as f:
     table = f.read()
-  assert '| 0 | 2/2 | 2.50M | 1.5 min |' in table
+  assert '| 0 | 2/2 | 2.50M | 90 s |' in table
   assert '| 5 | 2/2 | 3.50M | 3.0 min |' in table
   assert '| 30 | 0/2 | - | - | not reached; not reached |' in table
+  assert '3.00M frames, 2.0 min; 2.00M frames, 60 s |' in table  # Return 0.
   with open(os.path.join(output, 'curves.png'), 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
