@@ -10,7 +10,8 @@ in `<logdir>/seed_<N>` (its console in `train.log` there); flags after `--`
 go to every run. A run is stopped cleanly (SIGINT: final checkpoint) once
 its progress.csv passes `--frames`, so the learning rate keeps the level's
 own schedule (annealed over `--total_environment_frames`, 200M on Atari)
-unless you pass that flag. Rerunning the same command continues unfinished
+unless you pass that flag; without `--frames` a run goes to that budget
+and is marked `finished`. Rerunning the same command continues unfinished
 runs from their checkpoints and skips finished ones. Then `report.py
 --curves` writes `<logdir>/curves.md` and `<logdir>/curves.png`.
 """
@@ -29,6 +30,8 @@ sys.path.insert(0, _ROOT)
 import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+# Written in a run's logdir when it reached its own frame budget.
+_FINISHED = 'finished'
 # Flags the benchmark sets for each run itself.
 _OWN_FLAGS = ('--level_name', '--seed', '--logdir')
 
@@ -50,7 +53,11 @@ def train_command(level_name, seed, logdir, extra_flags):
 
 
 def train(command, logdir, frames, poll_secs=1.):
-  """Runs one training command until it exits or passes `frames`."""
+  """Runs one training command until it exits or passes `frames`.
+
+  Returns:
+    True if the run ended by itself (its --total_environment_frames).
+  """
   os.makedirs(logdir, exist_ok=True)
   with open(os.path.join(logdir, 'train.log'), 'a') as log:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -60,16 +67,27 @@ def train(command, logdir, frames, poll_secs=1.):
         if frames is not None and last_frames(logdir) >= frames:
           process.send_signal(signal.SIGINT)  # A clean stop: checkpoint.
           process.wait()
-          break
+          return False
         time.sleep(poll_secs)
+    except KeyboardInterrupt:  # The terminal's SIGINT reached the run too.
+      process.wait()  # Its clean stop: a final checkpoint.
+      raise
     finally:
       if process.poll() is None:
-        process.kill()
+        process.send_signal(signal.SIGINT)
         process.wait()
   if process.returncode not in (0, -signal.SIGINT):
     raise RuntimeError('%s failed (exit %d); see %s' % (
         ' '.join(command), process.returncode,
         os.path.join(logdir, 'train.log')))
+  return True
+
+
+def is_done(logdir, frames):
+  """Whether a run has its `frames`, or (frames None) ended by itself."""
+  if frames is None:
+    return os.path.exists(os.path.join(logdir, _FINISHED))
+  return last_frames(logdir) >= frames
 
 
 def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
@@ -79,14 +97,17 @@ def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
   logdirs = [os.path.join(logdir, 'seed_%d' % seed) for seed in seeds]
   for seed, run_logdir in zip(seeds, logdirs):
     done = last_frames(run_logdir)
-    if frames is not None and done >= frames:
+    if is_done(run_logdir, frames):
       print('seed %d: done (%d frames) in %s' % (seed, done, run_logdir))
       continue
     print('seed %d: training from frame %d in %s' % (seed, done, run_logdir),
           flush=True)
     start = time.time()
-    train(train_command(level_name, seed, run_logdir, extra_flags),
-          run_logdir, frames)
+    if train(train_command(level_name, seed, run_logdir, extra_flags),
+             run_logdir, frames):
+      text = '%d\n' % last_frames(run_logdir)
+      curves.write_atomically(os.path.join(run_logdir, _FINISHED),
+                              lambda f: f.write(text.encode()))
     print('seed %d: %d frames after %.0f s' % (
         seed, last_frames(run_logdir), time.time() - start), flush=True)
   return curves.write_curves(logdirs, logdir, thresholds, network)

@@ -9,6 +9,23 @@ import subprocess
 import sys
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_REPO, 'benchmarks'))
+
+import learning  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# A stand-in for experiment.py: a progress row of 1000 more frames every
+# 0.05 s up to 10000, a clean exit on SIGINT.
+_FAKE_TRAINER = """
+import csv, signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+with open(sys.argv[1] + '/progress.csv', 'w', newline='') as f:
+  writer = csv.writer(f)
+  writer.writerow(['frames'])
+  for frames in range(1000, 10001, 1000):
+    writer.writerow([frames])
+    f.flush()
+    time.sleep(0.05)
+"""
 
 
 def _run(*args):
@@ -22,6 +39,17 @@ def _run(*args):
 def _frames(logdir):
   with open(os.path.join(logdir, 'progress.csv')) as f:
     return [int(row['frames']) for row in csv.DictReader(f)]
+
+
+def test_a_run_stops_at_the_budget_or_finishes_by_itself(tmp_path):
+  command = [sys.executable, '-c', _FAKE_TRAINER]
+  stopped, finished = str(tmp_path / 'stopped'), str(tmp_path / 'finished')
+  assert not learning.train(command + [stopped], stopped, 3000, .01)
+  assert 3000 <= learning.last_frames(stopped) < 10000
+  assert learning.is_done(stopped, 3000)
+  assert not learning.is_done(stopped, None)
+  assert learning.train(command + [finished], finished, None, .01)
+  assert learning.last_frames(finished) == 10000
 
 
 def test_trains_to_budget_resumes_and_reports(tmp_path):
