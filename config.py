@@ -96,6 +96,9 @@ flags.DEFINE_float('epsilon', None, 'RMSProp epsilon.')
 flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
 flags.DEFINE_integer('save_checkpoint_secs', 600,
                      'Seconds between checkpoints (one is written at exit).')
+flags.DEFINE_float('diagnosis_interval_secs', 60.,
+                   'Seconds between diagnoses of the bottleneck (actors or '
+                   'learner; bottleneck.py); 0 for none.')
 
 # Defaults per domain: Atari from paper Table G.1, DeepMind Lab from Table D.3
 # and the release's flags, DMLab-30 from the release's README command.
@@ -150,8 +153,9 @@ Config = collections.namedtuple('Config', [
     'decay', 'momentum', 'epsilon', 'full_action_space',
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
-    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10))
+    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
+    'diagnosis_interval_secs'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, 60.))
 
 
 def resolve_config(level_name=None):
@@ -196,6 +200,8 @@ def resolve_config(level_name=None):
   check(values['epsilon'] > 0, '--epsilon must be > 0.')
   check(FLAGS.test_num_episodes >= 1, '--test_num_episodes must be >= 1.')
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
+  check(FLAGS.diagnosis_interval_secs >= 0,
+        '--diagnosis_interval_secs must be >= 0.')
   num_envs = values['num_actors'] * values['envs_per_actor']
   # The queue fills whatever the batch size, but a batch larger than the
   # number of environments would hold consecutive unrolls of one environment
@@ -224,7 +230,8 @@ def resolve_config(level_name=None):
       dataset_path=FLAGS.dataset_path or None,
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      test_num_episodes=FLAGS.test_num_episodes, **values)
+      test_num_episodes=FLAGS.test_num_episodes,
+      diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
 
 
 def check_logdir(logdir):
