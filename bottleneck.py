@@ -14,8 +14,8 @@ ops in the graphs (a few microseconds per step) and no extra session call:
 - the actors' time per step split into *inference* (the agent's forward
   pass, including reading the weights) and *environments* (the batched
   step of the child processes), summed inside the actor's `tf.scan`; the
-  rest of an actor's wall time is *waiting*, mostly blocked on a full queue
-  (enqueueing), plus reading the weights.
+  rest of an actor's wall time (between the ends of its unrolls) is
+  *waiting*: mostly blocked on a full queue, plus the unroll's bookkeeping.
 - the queue's *fill*: its size over its capacity, sampled at every learner
   step.
 
@@ -36,8 +36,8 @@ import tensorflow as tf
 
 nest = tf.nest
 
-# Graph collections (of variables and tensors, so that checkpoints' meta
-# graphs keep them) through which actor.py and learner.py expose their
+# Graph collections (of tensors, which checkpoints' meta graphs can hold)
+# through which actor.py and learner.py expose their
 # probes, so that the learner's loop finds them without new arguments.
 ACTOR_TIMES = 'impala_actor_times'
 QUEUE_FILLS = 'impala_queue_fills'

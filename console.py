@@ -90,10 +90,15 @@ def filter_stderr(argv):
   sys.stderr.flush()
   read_end, write_end = os.pipe()
   original = os.dup(2)
-  subprocess.Popen(
-      [sys.executable, '-S', os.path.abspath(__file__),
-       hidden_lines_pattern()],
-      stdin=read_end, stdout=original, stderr=original, close_fds=True)
+  try:
+    subprocess.Popen(
+        [sys.executable, '-S', os.path.abspath(__file__),
+         hidden_lines_pattern()],
+        stdin=read_end, stdout=original, stderr=original, close_fds=True)
+  except OSError:  # No filter: the notices show, nothing else changes.
+    for fd in (read_end, write_end, original):
+      os.close(fd)
+    return False
   os.dup2(write_end, 2)
   for fd in (read_end, write_end, original):
     os.close(fd)

@@ -193,7 +193,7 @@ class Progress:
     while len(self._rates) > 2 and self._rates[1][0] <= now - ETA_WINDOW_SECS:
       self._rates.popleft()
     logging.info(
-        'frames %d (%.1f%%)  fps %.0f  ETA %s  learner steps/s %.2f  loss %s  '
+        'frames %d (%.3g%%)  fps %.0f  ETA %s  learner steps/s %.2f  loss %s  '
         'episodes %d  %s', frames,
         100. * frames / self._config.total_environment_frames, fps,
         format_duration(eta_secs(frames, self._config.total_environment_frames,

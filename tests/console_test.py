@@ -21,7 +21,7 @@ def run_catch(logdir, *args):
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'experiment.py'),
        '--level_name=catch', '--logdir=' + logdir,
-       '--total_environment_frames=6000', '--num_actors=2',
+       '--total_environment_frames=2400', '--num_actors=2',
        '--envs_per_actor=4', '--batch_size=4', '--unroll_length=10',
        '--log_interval_secs=0.5'] + list(args),
       cwd=ROOT, env=dict(env, PYTHONUNBUFFERED='1'), capture_output=True,
@@ -46,27 +46,27 @@ def test_console_of_a_short_catch_run(tmp_path):
             if m.startswith('Training catch from frame')]
   assert len(starts) == 1, text
   assert messages[starts[0]] == (
-      'Training catch from frame 0 (new run) to 6000 frames:')
+      'Training catch from frame 0 (new run) to 2400 frames:')
   block = '\n'.join(lines[starts[0] + 1:starts[0] + 7])
   for expected in ('levels   catch: 1 level (catch)',
                    'agent    shallow network, feedforward core, 3 actions',
                    'actors   2 x 4 environments, unroll 10, 1 frame per step',
                    'learner  batch 4 on CPU', 'RMSProp lr 0.002 annealed '
-                   'linearly to 0 at frame 6000', 'logdir   ' + str(tmp_path)):
+                   'linearly to 0 at frame 2400', 'logdir   ' + str(tmp_path)):
     assert expected in block, block
   progress = [m for m in messages if m.startswith('frames ')]
   assert progress and all(i > starts[0] for i, m in enumerate(messages)
                           if m.startswith('frames '))
   for line in progress:
-    assert re.match(r'frames \d+ \(\d+\.\d%\)  fps \d+  ETA (-|[\dmhds]+)  ',
+    assert re.match(r'frames \d+ \([\d.]+%\)  fps \d+  ETA (-|[\dmhds]+)  ',
                     line), line
-  assert progress[-1].startswith('frames 6000 (100.0%)')
+  assert progress[-1].startswith('frames 2400 (100%)')
   assert 'ETA 0s' in progress[-1]
 
   # Resumed: the block says from which checkpoint.
-  lines = run_catch(str(tmp_path / 'catch'), '--total_environment_frames=6400')
-  assert any('Training catch from frame 6000 (resumed from model.ckpt-6000) '
-             'to 6400 frames:' in line for line in lines), '\n'.join(lines)
+  lines = run_catch(str(tmp_path / 'catch'), '--total_environment_frames=2640')
+  assert any('Training catch from frame 2400 (resumed from model.ckpt-2400) '
+             'to 2640 frames:' in line for line in lines), '\n'.join(lines)
 
 
 def test_verbosity_brings_tensorflow_messages_back(tmp_path):
