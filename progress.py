@@ -81,6 +81,7 @@ class Progress:
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
                 'baseline_loss', 'entropy_loss', 'learning_rate',
                 'mean_episode_return', 'episodes', 'suite_score',
+                'mean_capped_hns',
                 # Fractions of wall time (bottleneck.Figures); the actors'
                 # are empty when they run in other processes.
                 'learner_waiting', 'learner_computing', 'queue_fill',
@@ -149,18 +150,19 @@ class Progress:
     stats = {k: float(np.mean([s[k] for s in self._stats]))
              for k in self._stats[0]} if self._stats else {}
     level_set = self._config.level_set
-    suite = None
+    suite = capped = None
     if level_set.multitask and self._returns:
-      suite = report.suite_summary(
-          level_set.domain, level_set.name,
-          {level: list(rs) for level, rs in self._returns.items()})
+      returns = {level: list(rs) for level, rs in self._returns.items()}
+      suite = report.suite_summary(level_set.domain, level_set.name, returns)
+      capped = report.mean_capped_hns(level_set.domain, returns)
     row = dict(wall_time='%.1f' % now, frames=frames, fps='%.0f' % fps,
                learner_steps=self._steps,
                learner_steps_per_sec='%.2f' % steps_per_sec,
                mean_episode_return='%.3f' % self.mean_return(),
                episodes=self._episodes,
                suite_score='' if not suite or suite['value'] is None else
-               '%.2f' % suite['value'])
+               '%.2f' % suite['value'],
+               mean_capped_hns='' if capped is None else '%.2f' % capped)
     for k in ('total_loss', 'policy_gradient_loss', 'baseline_loss',
               'entropy_loss', 'learning_rate'):
       row[k] = '%.6g' % stats[k] if k in stats else ''
