@@ -74,6 +74,16 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
   return '\n'.join(lines)
 
 
+# What the update does (learner.compute_diagnostics, apply_gradients),
+# averaged over each row's learner steps: progress.csv columns after the
+# losses. `gradient_clipped` averages to the fraction of steps clipped.
+DIAGNOSTIC_FIELDS = (
+    'gradient_norm', 'gradient_clipped', 'gradient_clip_ratio',
+    'pg_logits_gradient_norm', 'baseline_gradient_norm',
+    'entropy_logits_gradient_norm', 'policy_entropy', 'policy_entropy_ratio',
+    'policy_distance_from_uniform', 'mean_value')
+
+
 class Progress:
   """Collects episode returns and losses; reports every few seconds."""
 
@@ -81,11 +91,11 @@ class Progress:
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
                 'baseline_loss', 'entropy_loss', 'learning_rate',
                 'mean_episode_return', 'episodes', 'suite_score',
-                'mean_capped_hns',
-                # Fractions of wall time (bottleneck.Figures); the actors'
-                # are empty when they run in other processes.
-                'learner_waiting', 'learner_computing', 'queue_fill',
-                'actor_inference', 'actor_environment', 'actor_waiting')
+                'mean_capped_hns') + DIAGNOSTIC_FIELDS + ('level_name',) + (
+                    # Fractions of wall time (bottleneck.Figures); the
+                    # actors' are empty when they run in other processes.
+                    'learner_waiting', 'learner_computing', 'queue_fill',
+                    'actor_inference', 'actor_environment', 'actor_waiting')
 
   def __init__(self, logdir, config, start_frames, log_interval_secs):
     self._config = config
@@ -164,8 +174,9 @@ class Progress:
                '%.2f' % suite['value'],
                mean_capped_hns='' if capped is None else '%.2f' % capped)
     for k in ('total_loss', 'policy_gradient_loss', 'baseline_loss',
-              'entropy_loss', 'learning_rate'):
+              'entropy_loss', 'learning_rate') + DIAGNOSTIC_FIELDS:
       row[k] = '%.6g' % stats[k] if k in stats else ''
+    row['level_name'] = level_set.name
     figures = self._times.figures(now)
     row.update(figure_columns(figures))
     self._csv.writerow(row)
