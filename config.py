@@ -105,6 +105,9 @@ flags.DEFINE_float('epsilon', None, 'RMSProp epsilon.')
 flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
 flags.DEFINE_integer('save_checkpoint_secs', 600,
                      'Seconds between checkpoints (one is written at exit).')
+flags.DEFINE_float('diagnosis_interval_secs', 60.,
+                   'Seconds between diagnoses of the bottleneck (actors or '
+                   'learner; bottleneck.py); 0 for none.')
 
 # Population-based training (pbt.py, paper Appendix F). `None`: the paper's
 # value, or for catch PBT_DOMAIN_DEFAULTS.
@@ -254,8 +257,8 @@ Config = collections.namedtuple('Config', [
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
     'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
-    'pbt_member', 'max_episode_frames'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 108000))
+    'pbt_member', 'diagnosis_interval_secs', 'max_episode_frames'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000))
 
 
 def resolve_config(level_name=None):
@@ -302,6 +305,8 @@ def resolve_config(level_name=None):
   check(values['epsilon'] > 0, '--epsilon must be > 0.')
   check(values['test_num_episodes'] >= 1, '--test_num_episodes must be >= 1.')
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
+  check(FLAGS.diagnosis_interval_secs >= 0,
+        '--diagnosis_interval_secs must be >= 0.')
   check(FLAGS.max_episode_frames >= 1, '--max_episode_frames must be >= 1.')
   num_envs = values['num_actors'] * values['envs_per_actor']
   # The queue fills whatever the batch size, but a batch larger than the
@@ -328,7 +333,8 @@ def resolve_config(level_name=None):
       dataset_path=FLAGS.dataset_path or None,
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      pbt_member=FLAGS.pbt_member, **values)
+      pbt_member=FLAGS.pbt_member,
+      diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
 
 
 def check_logdir(logdir):

@@ -168,7 +168,7 @@ def test_atari57_trains_on_every_game_and_tests_over_the_suite(tmp_path):
                           '--batch_size=57', '--unroll_length=2',
                           '--total_environment_frames=456',
                           '--log_interval_secs=60')
-  assert 'on 1 actors x 57 envs' in result.stderr
+  assert 'actors   1 x 57 environments' in result.stderr + result.stdout
   # One learner step: 57 trajectories x 2 steps x 4 frames, checkpointed.
   assert tf.train.load_variable(tf.train.latest_checkpoint(logdir),
                                 'global_step') == 456
