@@ -26,16 +26,25 @@ ActorOutput = collections.namedtuple(
     'ActorOutput', 'level_name agent_state env_outputs agent_outputs')
 
 
-def create_environments(config, actor_index, is_test=False):
-  """The actor's environments (not started) and their level names.
+def assigned_levels(config, actor_index):
+  """The levels of the actor's `envs_per_actor` environments.
 
-  Environment `g` of all actors plays `levels[g % len(levels)]`, so levels
-  are assigned round-robin as in the release.
+  Environment `g` of all actors plays `levels[g % len(levels)]`: levels are
+  assigned round-robin as in the release, so each level of a suite gets the
+  same number of environments when their count is a multiple of the suite's
+  size (which config.resolve_config checks).
   """
+  levels = config.level_set.levels
+  first = actor_index * config.envs_per_actor
+  return [levels[g % len(levels)]
+          for g in range(first, first + config.envs_per_actor)]
+
+
+def create_environments(config, actor_index, is_test=False):
+  """The actor's environments (not started) and their level names."""
   level_names, processes = [], []
-  for j in range(config.envs_per_actor):
+  for j, level in enumerate(assigned_levels(config, actor_index)):
     g = actor_index * config.envs_per_actor + j
-    level = config.level_set.levels[g % len(config.level_set.levels)]
     if is_test:
       level = levels_lib.evaluation_level(level)
     domain, env_level = levels_lib.environment_level(level)
@@ -44,7 +53,8 @@ def create_environments(config, actor_index, is_test=False):
       kwargs = dict(num_action_repeats=config.num_action_repeats,
                     full_action_space=config.full_action_space,
                     sticky_actions=config.sticky_actions,
-                    noop_max=config.noop_max)
+                    noop_max=config.noop_max,
+                    max_episode_frames=config.max_episode_frames)
     elif domain == 'dmlab':
       kwargs = dict(num_action_repeats=config.num_action_repeats,
                     width=config.width, height=config.height,

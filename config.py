@@ -10,6 +10,7 @@ before any process or thread starts. Builders below the entry points
 """
 
 import collections
+import math
 import os
 import tempfile
 
@@ -21,6 +22,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+import dmlab30  # pylint: disable=g-import-not-at-top,wrong-import-position
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -28,13 +30,16 @@ import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-
 # Flags. `None` means: the default of the level's domain (DOMAIN_DEFAULTS).
 
 FLAGS = flags.FLAGS
+DMLAB30_EXPERT = 'dmlab30 expert'  # DOMAIN_DEFAULTS key: one DMLab-30 level.
 
 flags.DEFINE_string('logdir', '/tmp/impala/agent',
                     'Checkpoints, TensorBoard summaries, progress.csv and '
                     'test_results.json go here.')
 flags.DEFINE_enum('mode', 'train', ['train', 'test'], 'Training or test.')
-flags.DEFINE_integer('test_num_episodes', 10,
-                     'Episodes per level in test mode.')
+flags.DEFINE_integer('test_num_episodes', None,
+                     'Episodes per level in test mode. Default: the paper\'s '
+                     'protocol, 200 per Atari game (Table 4), 500 per DMLab '
+                     'level (Table 3); 10 for catch.')
 
 # Distributed (see distributed.py); -1 runs everything in this process.
 flags.DEFINE_integer('task', -1, 'Task id. -1: single machine.')
@@ -85,6 +90,10 @@ flags.DEFINE_bool('sticky_actions', False,
                   'Atari: repeat the last action with probability 0.25.')
 flags.DEFINE_integer('noop_max', 30, 'Atari: up to this many no-ops at the '
                      'start of each game.')
+flags.DEFINE_integer('max_episode_frames', 108000,
+                     'Atari: a game is cut (and counts as over) after this '
+                     'many frames; 108,000 (30 minutes) as for the human and '
+                     'random reference scores.')
 
 # Optimizer settings.
 flags.DEFINE_float('learning_rate', None, 'Learning rate.')
@@ -135,48 +144,108 @@ flags.DEFINE_bool('pbt_member', False,
                   'hyperparameters, weights to copy) while training.')
 
 # Defaults per domain: Atari from paper Table G.1, DeepMind Lab from Table D.3
-# and the release's flags, DMLab-30 from the release's README command.
+# and the release's flags, DMLab-30 from the release's README command. The
+# test protocol: 200 episodes per Atari game with no-op starts (Table 4,
+# Appendix C.1), 500 per DMLab level (Table 3, Table B.1).
 DOMAIN_DEFAULTS = {
     'atari': dict(
         total_environment_frames=int(200e6), batch_size=32, unroll_length=20,
         num_action_repeats=4, network='shallow', core='feedforward',
         entropy_cost=0.01, reward_clipping='abs_one', gradient_clipping=40.,
-        learning_rate=0.0006, epsilon=0.01),
+        learning_rate=0.0006, epsilon=0.01, test_num_episodes=200),
     'atari57': dict(network='deep', total_environment_frames=int(57 * 200e6)),
     'dmlab': dict(
         total_environment_frames=int(1e9), batch_size=32, unroll_length=100,
         num_action_repeats=4, network='deep', core='lstm',
         entropy_cost=0.00025, reward_clipping='abs_one', gradient_clipping=0.,
-        learning_rate=0.00048, epsilon=0.1),
+        learning_rate=0.00048, epsilon=0.1, test_num_episodes=500),
     'dmlab30': dict(
         total_environment_frames=int(10e9), entropy_cost=0.0033391318945337044,
         learning_rate=0.00031866995608948655,
-        reward_clipping='soft_asymmetric'),
+        reward_clipping='soft_asymmetric', num_actors=150),
+    # One DMLab-30 level on its own: an IMPALA-Expert (Table 3, Table B.1
+    # "Experts"), which Table D.3 clips like DMLab-30 ("including experts").
+    DMLAB30_EXPERT: dict(reward_clipping='soft_asymmetric'),
     # Tuned so that the agent learns catch in about a minute on 2 cores.
     'catch': dict(
         total_environment_frames=int(150e3), batch_size=16, unroll_length=20,
         num_action_repeats=1, network='shallow', core='feedforward',
         entropy_cost=0.01, reward_clipping='abs_one', gradient_clipping=40.,
-        learning_rate=0.002, epsilon=0.01, num_actors=2, envs_per_actor=8),
+        learning_rate=0.002, epsilon=0.01, num_actors=2, envs_per_actor=8,
+        test_num_episodes=10),
 }
+
+
+def _defaults_of(level_set):
+  """The DOMAIN_DEFAULTS of a level set: its domain's, then its own (or
+  DMLAB30_EXPERT's for one DMLab-30 level)."""
+  values = dict(DOMAIN_DEFAULTS[level_set.domain])
+  if level_set.name in DOMAIN_DEFAULTS:
+    values.update(DOMAIN_DEFAULTS[level_set.name])
+  if (level_set.domain == 'dmlab' and not level_set.multitask and
+      level_set.levels[0] in dmlab30.ALL_LEVELS):
+    values.update(DOMAIN_DEFAULTS[DMLAB30_EXPERT])
+  return values
+
 
 # Actors on this machine: found by benchmarks/throughput.py --sweep (README).
 # On 2 cores (Pong, batch 32) 32 environments per actor gave 3-7% more
 # frames per CPU-second than 16 (larger inference batches) and the same as
 # 64; 2 and 4 actors of 32 were equal, and 2 use half the memory (each
 # environment process is about 9 MiB). Only 2-core machines were measured.
-def _machine_actor_defaults(level_set):
-  """Actors for this machine; enough environments for every level."""
-  cores = os.cpu_count() or 1
-  num_levels = len(level_set.levels)
+# A suite gets about as many environments per core, in whole suites. DeepMind
+# Lab: max(4, cores) actors with just enough environments to fill a batch
+# (one each from 32 cores on, the paper's setting); DMLab-30: the release's
+# 150 actors of one environment (DOMAIN_DEFAULTS).
+ATARI_ENVS_PER_ACTOR = 32
+
+
+def _default_num_actors(level_set):
+  cores = max(2, os.cpu_count() or 1)
   if level_set.domain == 'dmlab':
-    # The paper's setting: one environment per actor (the release's README
-    # runs DMLab-30 with 150 actors).
-    return dict(num_actors=150 if level_set.multitask else max(cores, 4),
-                envs_per_actor=1)
-  num_actors = max(2, cores)
-  envs_per_actor = max(32, -(-num_levels // num_actors))
-  return dict(num_actors=num_actors, envs_per_actor=envs_per_actor)
+    return max(cores, 4)
+  if level_set.multitask:  # About 32 environments per core, whole suites.
+    return -(-ATARI_ENVS_PER_ACTOR * cores // len(level_set.levels))
+  return cores
+
+
+def _envs_per_actor_step(level_set, num_actors):
+  """envs_per_actor must be a multiple of this for an even suite."""
+  if not level_set.multitask:
+    return 1
+  num_levels = len(level_set.levels)
+  return num_levels // math.gcd(num_levels, num_actors)
+
+
+def _default_envs_per_actor(level_set, num_actors, batch_size):
+  """The fewest environments per actor (at least 32 for Atari) that fill a
+  batch, play every level of a suite and give its levels equal counts."""
+  at_least = max(-(-batch_size // num_actors),
+                 -(-len(level_set.levels) // num_actors),
+                 1 if level_set.domain == 'dmlab' else ATARI_ENVS_PER_ACTOR)
+  step = _envs_per_actor_step(level_set, num_actors)
+  return -(-at_least // step) * step
+
+
+def _check_even_suite(level_set, num_actors, envs_per_actor):
+  """Every level of a suite gets the same number of environments (they are
+  assigned round-robin, actor.create_environments)."""
+  num_levels = len(level_set.levels)
+  num_envs = num_actors * envs_per_actor
+  if not level_set.multitask or num_envs % num_levels == 0:
+    return
+  step = _envs_per_actor_step(level_set, num_actors)
+  actors_step = num_levels // math.gcd(num_levels, envs_per_actor)
+  raise ValueError(
+      '%s has %d levels but --num_actors x --envs_per_actor = %d x %d = %d '
+      'environments: %s. Use a multiple of %d environments, e.g. '
+      '--envs_per_actor=%d (with --num_actors=%d) or --num_actors=%d (with '
+      '--envs_per_actor=%d).' % (
+          level_set.name, num_levels, num_actors, envs_per_actor, num_envs,
+          'some levels would never be played' if num_envs < num_levels else
+          'some levels would get more environments than others', num_levels,
+          -(-envs_per_actor // step) * step, num_actors,
+          -(-num_actors // actors_step) * actors_step, envs_per_actor))
 
 
 Config = collections.namedtuple('Config', [
@@ -188,8 +257,8 @@ Config = collections.namedtuple('Config', [
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
     'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
-    'pbt_member', 'diagnosis_interval_secs'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60.))
+    'pbt_member', 'diagnosis_interval_secs', 'max_episode_frames'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000))
 
 
 def resolve_config(level_name=None):
@@ -203,16 +272,18 @@ def resolve_config(level_name=None):
   domain = level_set.domain
   if domain == 'dmlab':
     environments.check_dmlab_available()
-  values = dict(_machine_actor_defaults(level_set))
-  values.update(DOMAIN_DEFAULTS[domain])
-  if level_set.name in DOMAIN_DEFAULTS:
-    values.update(DOMAIN_DEFAULTS[level_set.name])
+  values = _defaults_of(level_set)
   for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
                'batch_size', 'unroll_length', 'num_action_repeats', 'network',
                'core', 'entropy_cost', 'reward_clipping', 'gradient_clipping',
-               'learning_rate', 'epsilon'):
+               'learning_rate', 'epsilon', 'test_num_episodes'):
     if FLAGS[name].value is not None:
       values[name] = FLAGS[name].value
+  if 'num_actors' not in values:
+    values['num_actors'] = _default_num_actors(level_set)
+  if 'envs_per_actor' not in values:  # Bad values are reported below.
+    values['envs_per_actor'] = _default_envs_per_actor(
+        level_set, max(values['num_actors'], 1), max(values['batch_size'], 1))
   for name in ('baseline_cost', 'discounting', 'decay', 'momentum'):
     values[name] = FLAGS[name].value
 
@@ -232,10 +303,11 @@ def resolve_config(level_name=None):
         '--discounting must be in [0, 1], got %s.' % values['discounting'])
   check(0 <= values['decay'] < 1, '--decay must be in [0, 1).')
   check(values['epsilon'] > 0, '--epsilon must be > 0.')
-  check(FLAGS.test_num_episodes >= 1, '--test_num_episodes must be >= 1.')
+  check(values['test_num_episodes'] >= 1, '--test_num_episodes must be >= 1.')
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
   check(FLAGS.diagnosis_interval_secs >= 0,
         '--diagnosis_interval_secs must be >= 0.')
+  check(FLAGS.max_episode_frames >= 1, '--max_episode_frames must be >= 1.')
   num_envs = values['num_actors'] * values['envs_per_actor']
   # The queue fills whatever the batch size, but a batch larger than the
   # number of environments would hold consecutive unrolls of one environment
@@ -245,11 +317,7 @@ def resolve_config(level_name=None):
         'environments: every batch would repeat environments. Raise '
         '--num_actors or --envs_per_actor, or lower --batch_size.' %
         (values['batch_size'], num_envs))
-  if level_set.multitask:
-    check(num_envs >= len(level_set.levels),
-          '%s has %d levels but --num_actors x --envs_per_actor = %d: some '
-          'levels would never be played.' % (level_set.name,
-                                              len(level_set.levels), num_envs))
+  _check_even_suite(level_set, values['num_actors'], values['envs_per_actor'])
   full_action_space = level_set.multitask and domain == 'atari'
   num_actions = max(
       environments.num_actions(*levels_lib.environment_level(level),
@@ -260,11 +328,12 @@ def resolve_config(level_name=None):
       use_instruction=(domain == 'dmlab'),
       full_action_space=full_action_space, seed=FLAGS.seed,
       sticky_actions=FLAGS.sticky_actions, noop_max=FLAGS.noop_max,
+      max_episode_frames=FLAGS.max_episode_frames,
       width=FLAGS.width, height=FLAGS.height,
       dataset_path=FLAGS.dataset_path or None,
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      test_num_episodes=FLAGS.test_num_episodes, pbt_member=FLAGS.pbt_member,
+      pbt_member=FLAGS.pbt_member,
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
 
 

@@ -216,12 +216,33 @@ def _make_ale(game, seed, sticky_actions):
   return ale
 
 
+# The full Atari action set (paper Appendix G: "the full Atari action set
+# consisting of 18 actions"), in ALE's standard order, the same for every game
+# so that action k is the same joystick input in all 57 games. A ROM's legal
+# set can be smaller (Skiing's has 9 with ale-py 0.12); ALE accepts all 18.
+ATARI_FULL_ACTION_SET = (
+    'NOOP', 'FIRE', 'UP', 'RIGHT', 'LEFT', 'DOWN', 'UPRIGHT', 'UPLEFT',
+    'DOWNRIGHT', 'DOWNLEFT', 'UPFIRE', 'RIGHTFIRE', 'LEFTFIRE', 'DOWNFIRE',
+    'UPRIGHTFIRE', 'UPLEFTFIRE', 'DOWNRIGHTFIRE', 'DOWNLEFTFIRE')
+
+
+def atari_full_action_set():
+  """The 18 `ale_py.Action`s of ATARI_FULL_ACTION_SET, in that order."""
+  ale_py = _import_ale()
+  return tuple(ale_py.Action[name] for name in ATARI_FULL_ACTION_SET)
+
+
+def _atari_action_set(ale, full_action_space):
+  return (atari_full_action_set() if full_action_space
+          else tuple(ale.getMinimalActionSet()))
+
+
 @functools.lru_cache(maxsize=None)
 def atari_num_actions(game, full_action_space=False):
   """Size of the game's action set (minimal, or all 18), without a child."""
   if full_action_space:
     _atari_rom_path(game)  # Validates the name.
-    return 18
+    return len(ATARI_FULL_ACTION_SET)
   return len(_make_ale(game, 0, False).getMinimalActionSet())
 
 
@@ -244,7 +265,8 @@ class PyProcessAtari:
     cap used for the human and random reference scores); the cut counts as
     game over;
   - the minimal action set of the game by default (single-game experts),
-    all 18 actions with `full_action_space=True` (the multi-task agent);
+    the 18 actions of ATARI_FULL_ACTION_SET with `full_action_space=True`
+    (the multi-task agent), in the same order for every game;
   - sticky actions (repeat_action_probability 0.25) only with
     `sticky_actions=True`; the paper does not use them.
   Rewards are raw. Given the seed (ALE's and the no-op sampler's), the
@@ -266,9 +288,8 @@ class PyProcessAtari:
     frame_stack = _check_int('frame_stack', frame_stack, 1)
     self._terminal_on_life_loss = bool(terminal_on_life_loss)
     self._ale = _make_ale(game, seed, sticky_actions)
-    self._action_set = (self._ale.getLegalActionSet() if full_action_space
-                        else self._ale.getMinimalActionSet())
-    self._noop = self._ale.getLegalActionSet()[0]  # Action.NOOP
+    self._action_set = _atari_action_set(self._ale, full_action_space)
+    self._noop = atari_full_action_set()[0]  # Action.NOOP
     self._rng = np.random.RandomState(int(seed) % (2**32))
     height, width = self._ale.getScreenDims()
     self._resize = AreaResize(height, width, frame_size)

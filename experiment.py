@@ -91,9 +91,11 @@ def test(config, logdir):
             config=learner_lib.session_config(len(actor_outputs))),
         hooks=[py_process.PyProcessHook()]) as session:
       frames = int(session.run(num_env_frames))
-      logging.info('Testing the checkpoint at frame %d: %d episodes on %d '
-                   'levels.', frames, config.test_num_episodes,
-                   len(test_levels))
+      logging.info('Testing the checkpoint at frame %d: %d episodes on each '
+                   'of %d levels%s.', frames, config.test_num_episodes,
+                   len(test_levels), ', up to %d no-ops at the start of each '
+                   'game' % config.noop_max if level_set.domain == 'atari'
+                   else '')
 
       def run_level(actor_output, level):
         raw = session._tf_sess()  # pylint: disable=protected-access
@@ -116,11 +118,12 @@ def test(config, logdir):
       for thread in threads:
         thread.join()
 
-  results = report.make_test_results(
-      level_set.name, level_set.domain,
-      dict(network=config.network, core=config.core,
-           multitask=level_set.multitask),
-      frames, returns)
+  agent = dict(network=config.network, core=config.core,
+               multitask=level_set.multitask)
+  if os.path.exists(os.path.join(logdir, population.REQUEST_FILE)):
+    agent['pbt'] = True  # A member of a pbt.py population.
+  results = report.make_test_results(level_set.name, level_set.domain, agent,
+                                     frames, returns)
   path = os.path.join(logdir, 'test_results.json')
   write_atomically(path, json.dumps(results, indent=2) + '\n')
   print_test_table(results)

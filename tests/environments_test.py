@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import atari57
 import environments
 import py_process
 
@@ -201,6 +202,30 @@ def test_atari_action_sets():
   with pytest.raises(ValueError, match='atari_game_ids'):
     environments.create_environment('atari', 'Pong-v5', seed=0)
   assert 'space_invaders' in environments.atari_game_ids()
+
+
+def test_every_atari57_game_steps_with_the_full_and_minimal_action_sets():
+  """All 57 games, one ROM load each, in this process: action k is the same
+  ALE action (the standard order NOOP, FIRE, UP, ... DOWNLEFTFIRE) in every
+  game, even where the ROM's legal set is smaller (Skiing: 9)."""
+  import ale_py  # pylint: disable=g-import-not-at-top
+  full_set = [ale_py.Action(k) for k in range(18)]
+  assert [a.name for a in full_set] == list(
+      environments.ATARI_FULL_ACTION_SET)
+  for game in atari57.GAMES:
+    env = environments.PyProcessAtari(game, seed=1, full_action_space=True)
+    assert env.num_actions == 18 == environments.num_actions(
+        'atari', game, full_action_space=True), game
+    assert list(env._action_set) == full_set, game  # pylint: disable=protected-access
+    minimal = list(env._ale.getMinimalActionSet())  # pylint: disable=protected-access
+    assert 2 <= len(minimal) <= 18 and minimal[0] == ale_py.Action.NOOP, game
+    env.initial()
+    for action in list(range(18)) + [full_set.index(a) for a in minimal]:
+      output = env.step(action)
+      assert output.observation[0].shape == (84, 84, 4), game
+      assert np.isfinite(output.reward), game
+    with pytest.raises(ValueError, match=r'action must be in \[0, 18\)'):
+      env.step(18)
 
 
 # ---------------------------------------------------------------------------

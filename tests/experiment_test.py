@@ -272,6 +272,8 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
     (['--learning_rate=-1'], '--learning_rate must be >= 0'),
     (['--level_name=atari57', '--num_actors=2', '--envs_per_actor=4',
       '--batch_size=8'], 'some levels would never be played'),
+    (['--level_name=atari57', '--num_actors=3', '--envs_per_actor=32'],
+     'e.g. --envs_per_actor=38 (with --num_actors=3) or --num_actors=57'),
     (['--level_name=dmlab30'], 'DeepMind Lab'),
     (['--level_name=seekavoid_arena_01'], 'DeepMind Lab'),
     (['--logdir=/proc/impala_cannot_write_here'], 'cannot be written'),

@@ -350,3 +350,27 @@ def test_single_dmlab_level_uses_experts_column(tmp_path):
   assert row.hns == pytest.approx(dmlab30.human_normalized_score(
       'rooms_watermaze', 30.0))
   assert row.ratio == pytest.approx(30.0 / 26.9)
+
+
+def test_suite_runs_without_pbt_say_so_for_both_suites(tmp_path):
+  def notes(level_name, domain, agent, returns):
+    path = _write(tmp_path, '%s_%d' % (domain, len(agent)),
+                  report.make_test_results(level_name, domain, agent, 1,
+                                           returns))
+    return report.render_markdown(report.build_comparison(
+        [report.load_results(path)]))
+
+  pbt_note = 'no population-based training'
+  atari = notes('atari57', 'atari', _DEEP_MULTITASK, {'pong': [1.0]})
+  assert pbt_note in atari and 'Table G.1' in atari
+  dmlab = notes('dmlab30', 'dmlab', _DEEP_LSTM_MULTITASK,
+                {'rooms_watermaze': [1.0]})
+  assert pbt_note in dmlab and 'IMPALA, deep, PBT' in dmlab
+  # A PBT run, and a single game's expert (trained without PBT in the
+  # paper too), get no such note.
+  assert pbt_note not in notes('atari57', 'atari',
+                               dict(_DEEP_MULTITASK, pbt=True),
+                               {'pong': [1.0]})
+  assert pbt_note not in notes(
+      'atari/pong', 'atari', dict(_DEEP_MULTITASK, multitask=False),
+      {'pong': [1.0]})
