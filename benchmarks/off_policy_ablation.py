@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -208,7 +209,10 @@ def plot_curves(args, path):
       stacked = [np.interp(grid, frames[np.isfinite(r)], r[np.isfinite(r)],
                            left=np.nan)
                  for frames, r in curves if np.isfinite(r).any()]
-      ax.plot(grid, np.nanmean(stacked, axis=0), color=colors[correction],
+      with warnings.catch_warnings():  # No episode yet at the first points.
+        warnings.simplefilter('ignore', RuntimeWarning)
+        mean = np.nanmean(stacked, axis=0)
+      ax.plot(grid, mean, color=colors[correction],
               linestyle='--' if proportion else '-',
               label='%s%s' % (dict(CORRECTIONS)[correction],
                               ', replay' if proportion else ''))
