@@ -6,7 +6,10 @@ stages the next batch while it computes on this one (StagingArea, section
 3.1), unrolls the agent over the batch, corrects for the policy lag with
 V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
-annealed linearly to 0 over the frame budget. `learner_loss` and
+annealed linearly to 0 over the frame budget. `--off_policy_correction`
+swaps V-trace for another correction of Table 2 (compute_loss), and
+`--replay_proportion` completes each batch from a replay buffer before it is
+staged (replay.py, build_learner_from_queue). `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
 distributed.py and the throughput benchmark.
 """
