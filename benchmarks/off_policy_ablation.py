@@ -45,7 +45,7 @@ sys.path.insert(0, ROOT)
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CORRECTIONS = (('vtrace', 'V-trace'), ('one_step', '1-Step'),
-               ('epsilon', 'epsilon-correction'), ('none', 'No-correction'))
+               ('epsilon', 'ε-correction'), ('none', 'No-correction'))
 # The paper's replay runs: half of each batch from the buffer.
 REPLAY_PROPORTIONS = (0., .5)
 # The tasks of Table 2 and its final returns (/work/shared/reference,
@@ -167,8 +167,10 @@ def final_returns(args):
   return results
 
 
-def markdown_table(results, levels, seeds, replay_proportion):
+def markdown_table(results, args):
   """Table 2's shape: a row per setting, a column per level."""
+  levels, seeds, replay_proportion = (args.levels, args.seeds,
+                                      args.replay_proportion)
   header = ['', ''] + list(levels)
   lines = ['| ' + ' | '.join(header) + ' |',
            '|' + '---|' * len(header)]
@@ -186,8 +188,11 @@ def markdown_table(results, levels, seeds, replay_proportion):
   lines.append('')
   lines.append('Final return: the mean return of the last 100 episodes of a '
                'run, then mean ± standard deviation over %d seeds (%s). '
-               'Replay: %g of each batch from a buffer of trajectories.' % (
-                   len(seeds), ','.join(map(str, seeds)), replay_proportion))
+               'Replay: %g of each batch from a buffer of trajectories. '
+               'Frames per run: %s; flags of every run: %s.' % (
+                   len(seeds), ','.join(map(str, seeds)), replay_proportion,
+                   args.frames or 'the level\'s default',
+                   ' '.join(args.extra) or 'none'))
   return '\n'.join(lines) + '\n'
 
 
@@ -232,13 +237,13 @@ def write_atomically(path, write):
                                  suffix=os.path.splitext(path)[1])
   os.close(handle)
   write(tmp)
+  os.chmod(tmp, 0o644)  # mkstemp's file is private.
   os.replace(tmp, path)
 
 
 def write_outputs(args):
   results = final_returns(args)
-  table = markdown_table(results, args.levels, args.seeds,
-                         args.replay_proportion)
+  table = markdown_table(results, args)
 
   def write_text(text):
     return lambda tmp: open(tmp, 'w').write(text)

@@ -52,6 +52,8 @@ def test_table_and_curves_from_progress_files(tmp_path):
                             ' (paper 43.8) |')
   assert rows[4].startswith('| Replay | V-trace | 4.15 ± 0.05 |')
   assert rows[7].endswith('(paper 11.2) |')  # No-correction with replay.
+  assert 'over 2 seeds (1,2)' in lines[-1]
+  assert 'Frames per run: 3000' in lines[-1]
   with open(os.path.join(output, 'results.json')) as f:
     results = json.load(f)
   assert results['catch']['epsilon,replay=0.5'] == pytest.approx([6.1, 6.2])
