@@ -6,13 +6,15 @@ batched inference per step, inside one `tf.scan` per unroll, and outputs
 `unroll_length` steps of each as an `ActorOutput`; it never computes
 gradients. Its persistent state (last environment output, agent state and
 agent output) lives in local variables, so that consecutive unrolls join up
-and checkpoints never hold it.
+and checkpoints never hold it; so do the seconds it has spent in inference
+and in its environments (bottleneck.ActorTimes).
 """
 
 import collections
 
 import tensorflow as tf
 
+import bottleneck
 import environments
 import levels as levels_lib
 import networks
@@ -67,7 +69,9 @@ def build_actor(agent, env, level_names, unroll_length):
     ActorOutput with K trajectories, batch-major: level_name [K], agent_state
     [K, ...] (the state before the first step), env_outputs and
     agent_outputs [K, T + 1, ...], the first step being the last one of the
-    previous unroll (as in the release).
+    previous unroll (as in the release). Computing it also adds the unroll's
+    inference and environment seconds to the actor's ActorTimes (in the
+    graph's bottleneck.ACTOR_TIMES collection).
   """
   num_envs = len(level_names)
   initial_env_state, initial_env_output = env.initial()
@@ -92,22 +96,31 @@ def build_actor(agent, env, level_names, unroll_length):
                        initial_agent_state, initial_agent_output))
 
   def step(input_, unused_i):
-    env_state, env_output, agent_state, agent_output = input_
+    # The step's inference and environment seconds ride along (bottleneck.py).
+    (env_state, env_output, agent_state, agent_output), _ = input_
+    start = bottleneck.timestamp_after([env_output, agent_output.action])
     agent_output, agent_state = agent((agent_output.action, env_output),
                                       agent_state)
+    inferred = bottleneck.timestamp_after(agent_output)
     env_state, env_output = env.step(agent_output.action, env_state)
-    return env_state, env_output, agent_state, agent_output
+    stepped = bottleneck.timestamp_after(env_output)
+    return ((env_state, env_output, agent_state, agent_output),
+            (inferred - start, stepped - inferred))
 
   first_values = nest.map_structure(lambda v: v.read_value(),
                                     persistent_state)
   _, first_env_output, first_agent_state, first_agent_output = first_values
-  output = tf.scan(step, tf.range(unroll_length), first_values,
-                   parallel_iterations=1)
+  no_time = tf.constant(0., tf.float64)
+  output, (inference_secs, environment_secs) = tf.scan(
+      step, tf.range(unroll_length), (first_values, (no_time, no_time)),
+      parallel_iterations=1)
   _, env_outputs, _, agent_outputs = output
 
   assign_ops = nest.map_structure(lambda v, t: v.assign(t[-1]),
                                   persistent_state, output)
-  with tf.control_dependencies(nest.flatten(assign_ops)):
+  add_times = bottleneck.add_actor_times(bottleneck.create_actor_times(),
+                                         inference_secs, environment_secs)
+  with tf.control_dependencies(nest.flatten(assign_ops) + [add_times]):
     def batch_major(first, rest):
       full = tf.concat([tf.expand_dims(first, 0), rest], 0)
       return tf.transpose(full, [1, 0] + list(range(2, full.shape.ndims)))

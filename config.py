@@ -112,6 +112,9 @@ flags.DEFINE_float('epsilon', None, 'RMSProp epsilon.')
 flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
 flags.DEFINE_integer('save_checkpoint_secs', 600,
                      'Seconds between checkpoints (one is written at exit).')
+flags.DEFINE_float('diagnosis_interval_secs', 60.,
+                   'Seconds between diagnoses of the bottleneck (actors or '
+                   'learner; bottleneck.py); 0 for none.')
 
 # Population-based training (pbt.py, paper Appendix F). `None`: the paper's
 # value, or for catch PBT_DOMAIN_DEFAULTS.
@@ -201,11 +204,11 @@ Config = collections.namedtuple('Config', [
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
     'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
-    'pbt_member',
+    'pbt_member', 'diagnosis_interval_secs',
     # Off-policy correction and replay (vtrace.py, replay.py; Table 2).
     'off_policy_correction', 'replay_proportion', 'replay_buffer_size'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 'vtrace', 0.,
-              10000))
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 'vtrace',
+              0., 10000))
 
 
 def resolve_config(level_name=None):
@@ -254,6 +257,8 @@ def resolve_config(level_name=None):
   _check_replay(values['replay_proportion'], values['replay_buffer_size'],
                 values['batch_size'])
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
+  check(FLAGS.diagnosis_interval_secs >= 0,
+        '--diagnosis_interval_secs must be >= 0.')
   num_envs = values['num_actors'] * values['envs_per_actor']
   # The queue fills whatever the batch size, but a batch larger than the
   # number of environments would hold consecutive unrolls of one environment
@@ -283,7 +288,7 @@ def resolve_config(level_name=None):
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
       test_num_episodes=FLAGS.test_num_episodes, pbt_member=FLAGS.pbt_member,
-      **values)
+      diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
 
 
 def _check_replay(proportion, buffer_size, batch_size):

@@ -53,12 +53,17 @@ import threading
 import time
 import traceback
 
-import config as config_lib  # First: it sets TensorFlow's environment.
-from absl import app  # pylint: disable=g-import-not-at-top
+import console
+if __name__ == '__main__':  # Before TensorFlow is imported (console.py).
+  console.filter_stderr(sys.argv)
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import config as config_lib  # Before TensorFlow: it sets its environment.
+from absl import app
 from absl import logging
 import tensorflow as tf
 
 import actor as actor_lib
+import bottleneck
 import learner as learner_lib
 import population
 import py_process
@@ -456,6 +461,7 @@ class _Actor:
         (output,), (self._level_names,) = actor_lib.build_actors(
             agent, config, 1, first_actor=task)
         self._num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+        self._times = bottleneck.read_actor_times()
         with tf.device(learner_device() + '/cpu:0'):
           queue = learner_lib.make_queue(output, shared_name=TRAJECTORY_QUEUE)
           self._enqueue = queue.enqueue_many(nest.flatten(output))
@@ -533,8 +539,9 @@ class _Actor:
       while not self._stop.is_set():
         if session is None:
           session = self._connect()
+          last_times = 0.  # Its local variables start again from 0.
         try:
-          session.run(self._enqueue)
+          _, times = session.run((self._enqueue, self._times))
         except tf.errors.CancelledError:  # The learner closed the queue.
           try:
             learner_frames = int(session.run(self._num_env_frames))
@@ -565,9 +572,14 @@ class _Actor:
         frames += self._frames_per_unroll
         now = time.time()
         if now - last_time >= self._config.log_interval_secs:
-          logging.info('actor %d: frames %d  fps %.0f', self._task, frames,
-                       (frames - last_frames) / (now - last_time))
-          last_frames, last_time = frames, now
+          split = bottleneck.actor_split(last_times, times)
+          logging.info(
+              'actor %d: frames %d  fps %.0f%s', self._task, frames,
+              (frames - last_frames) / (now - last_time),
+              '' if split[0] is None else
+              '  time in inference %.0f%%, environments %.0f%%, waiting '
+              '%.0f%%' % tuple(100 * share for share in split))
+          last_frames, last_time, last_times = frames, now, times
     except _ActorStopped:
       pass
     finally:
@@ -761,6 +773,7 @@ def launch(config, flag_args):
 def main(argv):
   if len(argv) > 1:
     sys.exit('distributed.py: unexpected arguments %s' % argv[1:])
+  console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
     config = config_lib.resolve_config()
     config_lib.check_logdir(FLAGS.logdir)

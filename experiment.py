@@ -22,8 +22,12 @@ import sys
 import tempfile
 import threading
 
-import config as config_lib  # First: it sets TensorFlow's environment.
-from absl import app  # pylint: disable=g-import-not-at-top
+import console
+if __name__ == '__main__':  # Before TensorFlow is imported (console.py).
+  console.filter_stderr(sys.argv)
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import config as config_lib  # Before TensorFlow: it sets its environment.
+from absl import app
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -149,6 +153,7 @@ def print_test_table(results):
 
 def main(argv):
   del argv
+  console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
     config = config_lib.resolve_config()
     config_lib.check_logdir(FLAGS.logdir)

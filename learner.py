@@ -23,11 +23,13 @@ import contextlib
 import os
 import signal
 import threading
+import time
 
 from absl import logging
 import tensorflow as tf
 from tensorflow.python.ops import data_flow_ops
 
+import bottleneck
 import dmlab30
 import progress as progress_lib
 import replay
@@ -296,9 +298,12 @@ def make_time_major(actor_output):
 def make_queue(actor_output, shared_name=None):
   """The trajectory queue; its elements are single trajectories."""
   flat = nest.flatten(actor_output)
-  return tf.queue.FIFOQueue(
-      1, [t.dtype for t in flat], [t.shape[1:] for t in flat],
+  capacity = 1
+  queue = tf.queue.FIFOQueue(
+      capacity, [t.dtype for t in flat], [t.shape[1:] for t in flat],
       shared_name=shared_name, name='trajectory_queue')
+  bottleneck.watch_queue(queue, capacity)
+  return queue
 
 
 def build_learner_from_queue(agent, queue, structure, config):
@@ -365,8 +370,10 @@ def stop_on_signals():
 
 def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
                 master=''):
-  """The learner's loop: train until the frame budget, report progress."""
+  """The learner's loop: train until the frame budget, report progress and
+  where the time goes (bottleneck.py)."""
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  probes = bottleneck.learner_probes(stage_op, outputs.num_env_frames)
   with stop_on_signals() as stop, \
       tf.compat.v1.train.MonitoredTrainingSession(
           master=master, is_chief=True, checkpoint_dir=logdir,
@@ -375,19 +382,20 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
           log_step_count_steps=None, hooks=hooks,
           config=session_config) as session:
     frames = int(session.run(num_env_frames))
-    logging.info('Training %s from frame %d to %d on %d actors x %d envs.',
-                 config.level_set.name, frames,
-                 config.total_environment_frames, config.num_actors,
-                 config.envs_per_actor)
+    logging.info('%s', progress_lib.describe_run(
+        config, logdir, frames, outputs.num_env_frames.device, master))
     progress = progress_lib.Progress(logdir, config, frames,
                                      config.log_interval_secs)
     try:
       session.run(stage_op)  # Fill the StagingArea.
       while frames < config.total_environment_frames and not stop.is_set():
-        learner_outputs, _ = session.run((outputs, stage_op))
+        start = time.time()
+        learner_outputs, step_probes = session.run((outputs, probes))
+        times = bottleneck.StepTimes(start, time.time(), step_probes)
         frames = int(learner_outputs.num_env_frames)
-        progress.add(learner_outputs, frames)
-      progress.report(frames)
+        progress.add(learner_outputs, frames, times)
+      if progress.steps_since_report:  # The last steps' row.
+        progress.report(frames)
     finally:
       progress.close()
   logging.info('Stopped at frame %d; checkpoint in %s.', frames, logdir)

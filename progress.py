@@ -1,9 +1,15 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 """Training progress: the console, TensorBoard and `<logdir>/progress.csv`.
 
-Every `log_interval_secs` the learner reports frames, frames/s, learner
-steps/s, the losses, the learning rate, the mean return of the last 100
-games per level and, for suites, the human-normalised suite score.
+Before the first step the learner prints the run's configuration
+(`describe_run`). Every `log_interval_secs` it reports frames, the share of
+the frame budget done and the time left at the recent rate, frames/s,
+learner steps/s, the losses, the learning rate, the mean return of the last
+100 games per level and, for suites, the human-normalised suite score; and
+where the time goes (bottleneck.py), with a one-line diagnosis every
+`diagnosis_interval_secs` when one side is clearly the bottleneck. On the
+console suites show only the suite score and how many levels have finished
+episodes; TensorBoard and progress.csv have every level.
 """
 
 import collections
@@ -15,8 +21,57 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import bottleneck
 import report
 
+# The ETA is taken from the frame rate over about this many seconds.
+ETA_WINDOW_SECS = 60.
+
+
+def describe_run(config, logdir, start_frames, learner_device='', master=''):
+  """The run's resolved configuration: one block, printed before training.
+
+  Args:
+    config: Config.
+    logdir: --logdir.
+    start_frames: the frame counter at start (from a checkpoint, or 0).
+    learner_device: the device the learner's ops ask for ('' if none).
+    master: the learner's session target ('' in this process).
+  """
+  c = config
+  levels = c.level_set.levels
+  checkpoint = tf.train.latest_checkpoint(logdir)
+  resumed = ('resumed from %s' % os.path.basename(checkpoint)
+             if start_frames and checkpoint else 'new run')
+  if not learner_device:
+    gpus = tf.config.list_physical_devices('GPU')
+    learner_device = 'GPU:0' if gpus else 'CPU'
+  lines = [
+      'Training %s from frame %d (%s) to %d frames:' % (
+          c.level_set.name, start_frames, resumed,
+          c.total_environment_frames),
+      '  levels   %s: %d level%s (%s)' % (
+          c.level_set.name, len(levels), '' if len(levels) == 1 else 's',
+          c.level_set.domain),
+      '  agent    %s network, %s core, %d actions' % (c.network, c.core,
+                                                     c.num_actions),
+      '  actors   %d x %d environments, unroll %d, %d frame%s per step' % (
+          c.num_actors, c.envs_per_actor, c.unroll_length,
+          c.num_action_repeats, '' if c.num_action_repeats == 1 else 's'),
+      '  learner  batch %d on %s%s (%d CPU cores here)' % (
+          c.batch_size, learner_device, ' via ' + master if master else '',
+          os.cpu_count() or 1),
+      '  update   RMSProp lr %g annealed linearly to 0 at frame %d, epsilon '
+      '%g, decay %g, momentum %g; entropy cost %g, baseline cost %g, '
+      'discount %g, %s reward clipping, gradient norm clipping %s' % (
+          c.learning_rate, c.total_environment_frames, c.epsilon, c.decay,
+          c.momentum, c.entropy_cost, c.baseline_cost, c.discounting,
+          c.reward_clipping, '%g' % c.gradient_clipping
+          if c.gradient_clipping else 'off'),
+      '  logdir   %s (checkpoints every %d s)' % (logdir,
+                                                  c.save_checkpoint_secs),
+  ]
+  return '\n'.join(lines)
 
 
 # What the update does (learner.compute_diagnostics, apply_gradients),
@@ -36,7 +91,11 @@ class Progress:
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
                 'baseline_loss', 'entropy_loss', 'learning_rate',
                 'mean_episode_return', 'episodes', 'suite_score',
-                'mean_capped_hns') + DIAGNOSTIC_FIELDS + ('level_name',)
+                'mean_capped_hns') + DIAGNOSTIC_FIELDS + ('level_name',) + (
+                    # Fractions of wall time (bottleneck.Figures); the
+                    # actors' are empty when they run in other processes.
+                    'learner_waiting', 'learner_computing', 'queue_fill',
+                    'actor_inference', 'actor_environment', 'actor_waiting')
 
   def __init__(self, logdir, config, start_frames, log_interval_secs):
     self._config = config
@@ -57,10 +116,22 @@ class Progress:
     self._last_time = time.time()
     self._last_frames = start_frames
     self._last_steps = 0
+    self._rates = collections.deque([(self._last_time, start_frames)])
+    self._times = bottleneck.Window(self._last_time)
+    self._diagnosis_times = bottleneck.Window(self._last_time)
 
-  def add(self, outputs, frames):
-    """Records one learner step's LearnerOutputs (numpy)."""
+  def add(self, outputs, frames, times=None):
+    """Records one learner step's LearnerOutputs (numpy) and, if given, its
+    bottleneck.StepTimes."""
     self._steps += 1
+    if times is not None and self._steps == 1:
+      # Timing starts after the first step, which compiles (XLA).
+      self._times, self._diagnosis_times = [
+          bottleneck.Window(times.end, times.probes.actor_times)
+          for _ in range(2)]
+    elif times is not None:
+      self._times.add(times)
+      self._diagnosis_times.add(times)
     self._stats.append(outputs.stats)
     infos, levels = outputs.infos, outputs.level_name
     for t, b in zip(*np.nonzero(infos.game_over)):
@@ -72,6 +143,10 @@ class Progress:
       self._episodes += 1
     if time.time() - self._last_time >= self._log_interval_secs:
       self.report(frames)
+
+  @property
+  def steps_since_report(self):
+    return self._steps - self._last_steps
 
   def mean_return(self):
     all_returns = [r for rs in self._returns.values() for r in rs]
@@ -102,6 +177,8 @@ class Progress:
               'entropy_loss', 'learning_rate') + DIAGNOSTIC_FIELDS:
       row[k] = '%.6g' % stats[k] if k in stats else ''
     row['level_name'] = level_set.name
+    figures = self._times.figures(now)
+    row.update(figure_columns(figures))
     self._csv.writerow(row)
     self._csv_file.flush()
 
@@ -113,6 +190,9 @@ class Progress:
     summary = tf.compat.v1.Summary()
     for k, v in values.items():
       summary.value.add(tag='learner/' + k, simple_value=v)
+    for k, v in figure_columns(figures).items():
+      if v:
+        summary.value.add(tag='bottleneck/' + k, simple_value=float(v))
     for level, episode_return, episode_step in self._new_returns:
       summary.value.add(tag=level + '/episode_return',
                         simple_value=episode_return)
@@ -122,22 +202,85 @@ class Progress:
     self._writer.add_summary(summary, frames)
     self._writer.flush()
 
-    per_level = ''
-    if len(self._returns) <= 4:
-      per_level = ' '.join('%s=%.2f' % (level, np.mean(rs))
-                           for level, rs in sorted(self._returns.items()))
+    self._rates.append((now, frames))
+    while len(self._rates) > 2 and self._rates[1][0] <= now - ETA_WINDOW_SECS:
+      self._rates.popleft()
     logging.info(
-        'frames %d  fps %.0f  learner steps/s %.2f  loss %s  episodes %d  '
-        'mean return (last 100/level) %.2f %s%s', frames, fps, steps_per_sec,
-        '%.3f' % stats['total_loss'] if stats else '-', self._episodes,
-        self.mean_return(), per_level,
-        '  %s %.1f' % (suite['metric'], suite['value'])
-        if suite and suite['value'] is not None else '')
+        'frames %d (%.3g%%)  fps %.0f  ETA %s  learner steps/s %.2f  loss %s  '
+        'episodes %d  %s', frames,
+        100. * frames / self._config.total_environment_frames, fps,
+        format_duration(eta_secs(frames, self._config.total_environment_frames,
+                                 self._rates)),
+        steps_per_sec, '%.3f' % stats['total_loss'] if stats else '-',
+        self._episodes, self._returns_text(suite))
     self._new_returns = []
     self._stats = []
     self._last_time, self._last_frames = now, frames
     self._last_steps = self._steps
+    self._times = self._times.next(now)
+    self._diagnose(now)
+
+  def _returns_text(self, suite):
+    """Returns for the console: a suite's score and how many levels have
+    finished episodes, or the mean return of each of up to 4 levels."""
+    if suite:
+      return '%s %s (%d/%d levels with episodes)' % (
+          suite['metric'], '-' if suite['value'] is None else
+          '%.1f' % suite['value'], suite['num_levels'],
+          len(self._config.level_set.levels))
+    if len(self._returns) > 4:
+      return 'mean return (last 100/level) %.2f' % self.mean_return()
+    if len(self._returns) == 1:
+      return 'return (last 100) %.2f' % self.mean_return()
+    return 'return (last 100) ' + (' '.join(
+        '%s=%.2f' % (level, np.mean(rs))
+        for level, rs in sorted(self._returns.items())) or '-')
+
+  def _diagnose(self, now):
+    """Every diagnosis_interval_secs: names the bottleneck, if clear."""
+    interval = self._config.diagnosis_interval_secs
+    figures = self._diagnosis_times.figures(now)
+    if not interval or figures.wall_secs < interval:
+      return
+    self._diagnosis_times = self._diagnosis_times.next(now)
+    diagnosis = bottleneck.diagnose(figures)
+    if diagnosis:
+      logging.info('%s', diagnosis)
 
   def close(self):
     self._writer.close()
     self._csv_file.close()
+
+
+def figure_columns(figures):
+  """progress.csv's columns of bottleneck.Figures ('' where unknown)."""
+  return {k: '' if v is None else '%.3f' % v
+          for k, v in figures._asdict().items() if k != 'wall_secs'}
+
+
+def eta_secs(frames, total_frames, rates):
+  """Seconds to `total_frames` at the rate between the first and last of
+  `rates`, (time, frames) pairs; None before a rate is known."""
+  (start, start_frames), (end, end_frames) = rates[0], rates[-1]
+  if frames >= total_frames:
+    return 0.
+  if end <= start or end_frames <= start_frames:
+    return None
+  return (total_frames - frames) * (end - start) / (end_frames - start_frames)
+
+
+def format_duration(secs):
+  """'45s', '4m05s', '8h17m', '2d03h'; '-' for None."""
+  if secs is None:
+    return '-'
+  secs = int(round(secs))
+  days, hours = divmod(secs, 86400)
+  hours, minutes = divmod(hours, 3600)
+  minutes, seconds = divmod(minutes, 60)
+  if days:
+    return '%dd%02dh' % (days, hours)
+  if hours:
+    return '%dh%02dm' % (hours, minutes)
+  if minutes:
+    return '%dm%02ds' % (minutes, seconds)
+  return '%ds' % seconds

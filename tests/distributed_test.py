@@ -261,6 +261,17 @@ def test_learner_and_two_actors_train(cluster):
   cluster.wait_for_frames(2000)
   _poll(lambda: _checkpoint_frames(cluster.logdir), 'a checkpoint')
   assert os.path.exists(os.path.join(cluster.logdir, 'progress.csv'))
+  # Where the time goes: each actor its own split, the learner its own
+  # (actors' columns empty: it does not see them) and the queue's fill.
+  for task in (0, 1):
+    cluster.actors[task].wait_for(
+        r'actor %d: frames \d+  fps \d+  time in inference \d+%%, '
+        r'environments \d+%%, waiting \d+%%$' % task)
+  with open(os.path.join(cluster.logdir, 'progress.csv')) as f:
+    row = list(csv.DictReader(f))[-1]
+  total = float(row['learner_waiting']) + float(row['learner_computing'])
+  assert .5 < total <= 1.001 and 0 <= float(row['queue_fill']) <= 1
+  assert row['actor_inference'] == ''
 
 
 def test_killed_actor_does_not_stop_training(cluster):
