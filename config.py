@@ -25,6 +25,8 @@ from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-posit
 import dmlab30  # pylint: disable=g-import-not-at-top,wrong-import-position
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+import replay  # pylint: disable=g-import-not-at-top,wrong-import-position
+import vtrace  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # ---------------------------------------------------------------------------
 # Flags. `None` means: the default of the level's domain (DOMAIN_DEFAULTS).
@@ -78,6 +80,20 @@ flags.DEFINE_enum('reward_clipping', None, ['abs_one', 'soft_asymmetric'],
                   'Reward clipping.')
 flags.DEFINE_float('gradient_clipping', None,
                    'Clip the global gradient norm to this; 0 for none.')
+
+# Off-policy correction and experience replay (paper section 5.2, Table 2).
+flags.DEFINE_enum('off_policy_correction', 'vtrace',
+                  list(vtrace.OFF_POLICY_CORRECTIONS),
+                  'vtrace (rho_bar = c_bar = 1), one_step (1-step importance '
+                  'sampling), epsilon (log(pi + 1e-6) in the gradient) or '
+                  'none (as if on-policy).')
+flags.DEFINE_float('replay_proportion', 0.,
+                   'Share of each learner batch drawn uniformly from a FIFO '
+                   'replay buffer of trajectories; the rest is fresh. The '
+                   'paper used 0.5.')
+flags.DEFINE_integer('replay_buffer_size', 10000,
+                     'Trajectories the replay buffer holds (used only with '
+                     '--replay_proportion > 0).')
 
 # Environment settings.
 flags.DEFINE_string('dataset_path', '',
@@ -257,8 +273,11 @@ Config = collections.namedtuple('Config', [
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
     'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
-    'pbt_member', 'diagnosis_interval_secs', 'max_episode_frames'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000))
+    'pbt_member', 'diagnosis_interval_secs', 'max_episode_frames',
+    # Off-policy correction and replay (vtrace.py, replay.py; Table 2).
+    'off_policy_correction', 'replay_proportion', 'replay_buffer_size'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
+              'vtrace', 0., 10000))
 
 
 def resolve_config(level_name=None):
@@ -284,7 +303,9 @@ def resolve_config(level_name=None):
   if 'envs_per_actor' not in values:  # Bad values are reported below.
     values['envs_per_actor'] = _default_envs_per_actor(
         level_set, max(values['num_actors'], 1), max(values['batch_size'], 1))
-  for name in ('baseline_cost', 'discounting', 'decay', 'momentum'):
+  for name in ('baseline_cost', 'discounting', 'decay', 'momentum',
+               'off_policy_correction', 'replay_proportion',
+               'replay_buffer_size'):
     values[name] = FLAGS[name].value
 
   def check(condition, message):
@@ -304,6 +325,8 @@ def resolve_config(level_name=None):
   check(0 <= values['decay'] < 1, '--decay must be in [0, 1).')
   check(values['epsilon'] > 0, '--epsilon must be > 0.')
   check(values['test_num_episodes'] >= 1, '--test_num_episodes must be >= 1.')
+  _check_replay(values['replay_proportion'], values['replay_buffer_size'],
+                values['batch_size'])
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
   check(FLAGS.diagnosis_interval_secs >= 0,
         '--diagnosis_interval_secs must be >= 0.')
@@ -335,6 +358,26 @@ def resolve_config(level_name=None):
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
       pbt_member=FLAGS.pbt_member,
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
+
+
+def _check_replay(proportion, buffer_size, batch_size):
+  """Raises ValueError unless a batch holds fresh and replayed trajectories."""
+  if not 0 <= proportion < 1:
+    raise ValueError('--replay_proportion must be in [0, 1), got %s.' %
+                     proportion)
+  num_replayed = replay.num_replayed(batch_size, proportion)
+  if proportion > 0 and num_replayed == 0:
+    raise ValueError(
+        '--replay_proportion=%s of --batch_size=%d rounds to no replayed '
+        'trajectory: raise one of them.' % (proportion, batch_size))
+  if num_replayed >= batch_size:
+    raise ValueError(
+        '--replay_proportion=%s of --batch_size=%d leaves no fresh '
+        'trajectory in a batch.' % (proportion, batch_size))
+  if num_replayed and buffer_size < batch_size - num_replayed:
+    raise ValueError(
+        '--replay_buffer_size=%d is smaller than the %d fresh trajectories '
+        'each batch adds.' % (buffer_size, batch_size - num_replayed))
 
 
 def check_logdir(logdir):

@@ -6,7 +6,10 @@ stages the next batch while it computes on this one (StagingArea, section
 3.1), unrolls the agent over the batch, corrects for the policy lag with
 V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
-annealed linearly to 0 over the frame budget. `learner_loss` and
+annealed linearly to 0 over the frame budget. `--off_policy_correction`
+swaps V-trace for another correction of Table 2 (compute_loss), and
+`--replay_proportion` completes each batch from a replay buffer before it is
+staged (replay.py, build_learner_from_queue). `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
 distributed.py and the throughput benchmark; they also return diagnostics of
 the update (gradient norms and clipping, the policy's entropy, values) that
@@ -29,6 +32,7 @@ from tensorflow.python.ops import data_flow_ops
 import bottleneck
 import dmlab30
 import progress as progress_lib
+import replay
 import vtrace
 
 nest = tf.nest
@@ -84,16 +88,21 @@ def compute_entropy_loss(logits):
   return -tf.reduce_sum(policy_entropy(logits))
 
 
-def compute_policy_gradient_loss(logits, actions, advantages):
-  """-sum log pi(a_s|x_s) * pg_advantages over time and batch (section 4.2)."""
-  cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=actions, logits=logits)
-  return tf.reduce_sum(cross_entropy * tf.stop_gradient(advantages))
+def compute_policy_gradient_loss(action_log_probs, advantages):
+  """-sum log pi(a_s|x_s) * pg_advantages over time and batch (section 4.2).
+
+  `action_log_probs` are the correction's `target_action_log_probs` (for the
+  epsilon-correction log(pi(a_s|x_s) + epsilon)).
+  """
+  return -tf.reduce_sum(action_log_probs * tf.stop_gradient(advantages))
 
 
 def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
                  config, hyperparameters=None):
   """The three losses of section 4.2 on aligned [T, B] inputs.
+
+  The targets come from `config.off_policy_correction` (vtrace.py): V-trace,
+  or one of the other corrections of Table 2.
 
   Args:
     learner_outputs: AgentOutput of the learner's policy at x_0..x_{T-1}.
@@ -110,7 +119,8 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
   hyperparameters = hyperparameters or constant_hyperparameters(config)
   rewards = clip_rewards(env_outputs.reward, config.reward_clipping)
   discounts = tf.cast(~env_outputs.done, tf.float32) * config.discounting
-  vtrace_returns = vtrace.from_logits(
+  correction = vtrace.OFF_POLICY_CORRECTIONS[config.off_policy_correction]
+  vtrace_returns = correction(
       behaviour_policy_logits=agent_outputs.policy_logits,
       target_policy_logits=learner_outputs.policy_logits,
       actions=agent_outputs.action,
@@ -119,8 +129,7 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
       values=learner_outputs.baseline,
       bootstrap_value=bootstrap_value)
   pg_loss = compute_policy_gradient_loss(
-      learner_outputs.policy_logits, agent_outputs.action,
-      vtrace_returns.pg_advantages)
+      vtrace_returns.target_action_log_probs, vtrace_returns.pg_advantages)
   baseline_loss = config.baseline_cost * compute_baseline_loss(
       vtrace_returns.vs - learner_outputs.baseline)
   entropy_loss = hyperparameters.entropy_cost * compute_entropy_loss(
@@ -250,7 +259,9 @@ def build_learner(agent, data, config):
     config: Config.
 
   Returns:
-    LearnerOutputs; running `num_env_frames` trains one step.
+    LearnerOutputs; running `num_env_frames` trains one step. With replay
+    (the batch's last trajectories replayed), frames and episodes are those
+    of the fresh trajectories only: frames count once, when produced.
   """
   learner_outputs, _ = agent.unroll(data.agent_outputs.action,
                                     data.env_outputs, data.agent_state)
@@ -260,12 +271,19 @@ def build_learner(agent, data, config):
       hyperparameters)
   variables = agent.trainable_variables
   gradients = tf.gradients(total_loss, variables)
+  level_name = data.level_name
+  num_replayed = replay.num_replayed(config.batch_size,
+                                     config.replay_proportion)
+  if num_replayed:
+    level_name = level_name[:-num_replayed]
+    env_outputs = nest.map_structure(
+        lambda t: t if t is None else t[:, :-num_replayed], env_outputs)
   num_env_frames_and_train, update_stats = apply_gradients(
       gradients, variables,
       tf.size(env_outputs.done) * config.num_action_repeats, config,
       hyperparameters)
   stats.update(update_stats)
-  return LearnerOutputs(data.level_name, env_outputs.info, env_outputs.done,
+  return LearnerOutputs(level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)
 
 
@@ -289,9 +307,18 @@ def make_queue(actor_output, shared_name=None):
 
 
 def build_learner_from_queue(agent, queue, structure, config):
-  """Dequeues a batch, stages it, builds the learner. (stage_op, outputs)."""
-  dequeued = nest.pack_sequence_as(structure,
-                                   queue.dequeue_many(config.batch_size))
+  """Dequeues a batch, stages it, builds the learner. (stage_op, outputs).
+
+  With `config.replay_proportion` > 0 the batch is completed from a replay
+  buffer on the learner's CPU (replay.py) before it is staged.
+  """
+  num_replayed = replay.num_replayed(config.batch_size,
+                                     config.replay_proportion)
+  dequeued = nest.pack_sequence_as(
+      structure, queue.dequeue_many(config.batch_size - num_replayed))
+  if num_replayed:
+    dequeued = replay.add_replayed(dequeued, num_replayed,
+                                   config.replay_buffer_size)
   dequeued = make_time_major(dequeued)
   # The StagingArea prepares the next batch while the learner computes on
   # this one (paper section 3.1); it adds up to one step of policy lag.

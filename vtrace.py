@@ -20,7 +20,11 @@ The public API is that of the IMPALA release (`deepmind/scalable_agent`), so
 that code written against it can switch: `log_probs_from_logits_and_actions`,
 `from_logits` returning `VTraceFromLogitsReturns`, `from_importance_weights`
 returning `VTraceReturns`. Added: the paper's lambda (Remark 2) as the keyword
-`lambda_`, float64 support and the keyword `use_xla`.
+`lambda_`, float64 support, the keyword `use_xla`, and the three other
+corrections of the paper's ablation (section 5.2.1, Table 2) beside
+`from_logits`, with its inputs and outputs: `one_step_from_logits`,
+`epsilon_correction_from_logits`, `no_correction_from_logits`
+(`OFF_POLICY_CORRECTIONS` maps `--off_policy_correction` to them).
 
 Notation (time-major, as everywhere past the actor): T is the unroll length,
 B the batch size, A the number of actions. Every tensor may carry the same
@@ -277,6 +281,36 @@ def log_probs_from_logits_and_actions(policy_logits, actions):
       logits=policy_logits, labels=actions)
 
 
+
+def _action_log_probs(behaviour_policy_logits, target_policy_logits, actions,
+                      discounts, rewards, values, bootstrap_value):
+  """(log mu(a_t|x_t), log pi(a_t|x_t)), each [T, B], after the checks.
+
+  The float arguments must share one dtype; the logits [T, B, A] alike.
+  """
+  dtype, source = _common_float_dtype([
+      ('target_policy_logits', target_policy_logits),
+      ('behaviour_policy_logits', behaviour_policy_logits),
+      ('values', values), ('rewards', rewards), ('discounts', discounts),
+      ('bootstrap_value', bootstrap_value)])
+  target_policy_logits = _to_float_tensor(
+      target_policy_logits, 'target_policy_logits', dtype, source)
+  behaviour_policy_logits = _to_float_tensor(
+      behaviour_policy_logits, 'behaviour_policy_logits', dtype, source)
+  if target_policy_logits.shape.rank is None:
+    raise ValueError('target_policy_logits must have a known rank '
+                     '([T, B, A]).')
+  if target_policy_logits.shape.rank < 3:
+    raise ValueError(
+        'target_policy_logits must have shape [T, B, A] but has shape '
+        f'{_shape_str(target_policy_logits.shape)}.')
+  _check_shape(behaviour_policy_logits, 'behaviour_policy_logits',
+               target_policy_logits.shape,
+               '[T, B, A] like target_policy_logits')
+  return (log_probs_from_logits_and_actions(behaviour_policy_logits, actions),
+          log_probs_from_logits_and_actions(target_policy_logits, actions))
+
+
 def from_logits(behaviour_policy_logits,
                 target_policy_logits,
                 actions,
@@ -326,29 +360,9 @@ def from_logits(behaviour_policy_logits,
     ValueError: on a shape or dtype error, naming the argument.
   """
   with tf.name_scope(name):
-    dtype, source = _common_float_dtype([
-        ('target_policy_logits', target_policy_logits),
-        ('behaviour_policy_logits', behaviour_policy_logits),
-        ('values', values), ('rewards', rewards), ('discounts', discounts),
-        ('bootstrap_value', bootstrap_value)])
-    target_policy_logits = _to_float_tensor(
-        target_policy_logits, 'target_policy_logits', dtype, source)
-    behaviour_policy_logits = _to_float_tensor(
-        behaviour_policy_logits, 'behaviour_policy_logits', dtype, source)
-    if target_policy_logits.shape.rank is None:
-      raise ValueError('target_policy_logits must have a known rank '
-                       '([T, B, A]).')
-    if target_policy_logits.shape.rank < 3:
-      raise ValueError(
-          'target_policy_logits must have shape [T, B, A] but has shape '
-          f'{_shape_str(target_policy_logits.shape)}.')
-    _check_shape(behaviour_policy_logits, 'behaviour_policy_logits',
-                 target_policy_logits.shape,
-                 '[T, B, A] like target_policy_logits')
-    behaviour_action_log_probs = log_probs_from_logits_and_actions(
-        behaviour_policy_logits, actions)
-    target_action_log_probs = log_probs_from_logits_and_actions(
-        target_policy_logits, actions)
+    behaviour_action_log_probs, target_action_log_probs = _action_log_probs(
+        behaviour_policy_logits, target_policy_logits, actions, discounts,
+        rewards, values, bootstrap_value)
     log_rhos = target_action_log_probs - behaviour_action_log_probs
     vtrace_returns = from_importance_weights(
         log_rhos=log_rhos,
@@ -476,3 +490,132 @@ def from_importance_weights(log_rhos,
     # learner's) from asking for the compiled call's own gradient function.
     return VTraceReturns(vs=tf.stop_gradient(vs),
                          pg_advantages=tf.stop_gradient(pg_advantages))
+
+
+# ----------------------------------------------------------------------------
+# The other corrections of the ablation (paper section 5.2.1, Table 2).
+# ----------------------------------------------------------------------------
+#
+# Same inputs and outputs as `from_logits`. In all three the value target
+# `vs` is the on-policy n-step return (eq. (2)), V-trace with rho = c = 1:
+#
+#   v_s = sum_{t=s}^{T-1} (prod_{i=s}^{t-1} gamma_i) r_t
+#         + (prod_{i=s}^{T-1} gamma_i) V(x_T),
+#
+# and the policy gradient's advantage is r_s + gamma_s v_{s+1} - V(x_s)
+# (v_T = bootstrap_value), times rho_s for 1-step importance sampling. The
+# learner's policy-gradient loss is -sum target_action_log_probs *
+# pg_advantages, so that a correction of log pi (epsilon) goes through it.
+
+
+def _on_policy_from_logits(behaviour_policy_logits, target_policy_logits,
+                           actions, discounts, rewards, values,
+                           bootstrap_value, use_xla):
+  """The returns of a trajectory taken as on-policy (log_rhos kept as is)."""
+  behaviour_action_log_probs, target_action_log_probs = _action_log_probs(
+      behaviour_policy_logits, target_policy_logits, actions, discounts,
+      rewards, values, bootstrap_value)
+  log_rhos = target_action_log_probs - behaviour_action_log_probs
+  on_policy = from_importance_weights(
+      tf.zeros_like(log_rhos), discounts, rewards, values, bootstrap_value,
+      use_xla=use_xla)
+  return VTraceFromLogitsReturns(
+      vs=on_policy.vs, pg_advantages=on_policy.pg_advantages,
+      log_rhos=log_rhos,
+      behaviour_action_log_probs=behaviour_action_log_probs,
+      target_action_log_probs=target_action_log_probs)
+
+
+def one_step_from_logits(behaviour_policy_logits, target_policy_logits,
+                         actions, discounts, rewards, values, bootstrap_value,
+                         clip_pg_rho_threshold=1.0,
+                         name='one_step_from_logits', use_xla=True):
+  """1-step importance sampling (section 5.2.1, Table 2 "1-Step").
+
+  "No off-policy correction when optimising V(x). For the policy gradient,
+  multiply the advantage at each time step by the corresponding importance
+  weight": V-trace without the traces. With rho_s = min(rho_bar,
+  pi(a_s|x_s) / mu(a_s|x_s)) (rho_bar = 1 as in the paper's runs),
+
+    vs[s] = the on-policy n-step return v_s (eq. (2)),
+    pg_advantages[s] = rho_s (r_s + gamma_s v_{s+1} - V(x_s)).
+
+  Args: those of `from_logits`; clip_pg_rho_threshold is rho_bar (None: no
+    clipping).
+
+  Returns:
+    VTraceFromLogitsReturns, each [T, B], as `from_logits`.
+  """
+  with tf.name_scope(name):
+    returns = _on_policy_from_logits(
+        behaviour_policy_logits, target_policy_logits, actions, discounts,
+        rewards, values, bootstrap_value, use_xla)
+    rho_bar = _scalar_hyperparameter(
+        clip_pg_rho_threshold, 'clip_pg_rho_threshold', returns.vs.dtype,
+        math.inf, 0.0, math.inf)
+    rhos = tf.minimum(tf.exp(tf.stop_gradient(returns.log_rhos)), rho_bar)
+    return returns._replace(pg_advantages=rhos * returns.pg_advantages)
+
+
+def epsilon_correction_from_logits(behaviour_policy_logits,
+                                   target_policy_logits, actions, discounts,
+                                   rewards, values, bootstrap_value,
+                                   epsilon=1e-6,
+                                   name='epsilon_correction_from_logits',
+                                   use_xla=True):
+  """The epsilon-correction (section 5.2.1, Table 2 "epsilon-correction").
+
+  "Add a small value (epsilon = 1e-6) during gradient calculation to prevent
+  log pi(a) from becoming very small and leading to numerical
+  instabilities" (as Babaeizadeh et al., 2016). No importance weights:
+
+    vs[s] = the on-policy n-step return v_s (eq. (2)),
+    pg_advantages[s] = r_s + gamma_s v_{s+1} - V(x_s),
+    target_action_log_probs[s] = log(pi(a_s|x_s) + epsilon),
+
+  the last one the log-probability that the policy gradient follows.
+
+  Args: those of `from_logits`; epsilon >= 0.
+
+  Returns:
+    VTraceFromLogitsReturns, each [T, B], as `from_logits`; log_rhos is
+    still log pi - log mu (without epsilon).
+  """
+  with tf.name_scope(name):
+    returns = _on_policy_from_logits(
+        behaviour_policy_logits, target_policy_logits, actions, discounts,
+        rewards, values, bootstrap_value, use_xla)
+    log_pi = returns.target_action_log_probs
+    epsilon = _scalar_hyperparameter(epsilon, 'epsilon', log_pi.dtype, 0.0,
+                                     0.0, math.inf)
+    return returns._replace(
+        target_action_log_probs=tf.math.log(tf.exp(log_pi) + epsilon))
+
+
+def no_correction_from_logits(behaviour_policy_logits, target_policy_logits,
+                              actions, discounts, rewards, values,
+                              bootstrap_value, name='no_correction_from_logits',
+                              use_xla=True):
+  """No correction (section 5.2.1, Table 2 "No-correction").
+
+  "No off-policy correction, e.g. as if the data were on-policy":
+
+    vs[s] = the on-policy n-step return v_s (eq. (2)),
+    pg_advantages[s] = r_s + gamma_s v_{s+1} - V(x_s).
+
+  Returns:
+    VTraceFromLogitsReturns, each [T, B], as `from_logits`.
+  """
+  with tf.name_scope(name):
+    return _on_policy_from_logits(
+        behaviour_policy_logits, target_policy_logits, actions, discounts,
+        rewards, values, bootstrap_value, use_xla)
+
+
+# `--off_policy_correction`: the four rows of Table 2, same inputs and outputs.
+OFF_POLICY_CORRECTIONS = {
+    'vtrace': from_logits,
+    'one_step': one_step_from_logits,
+    'epsilon': epsilon_correction_from_logits,
+    'none': no_correction_from_logits,
+}

@@ -367,12 +367,18 @@ def _kill_launched(launcher):
       pass
 
 
-def test_launcher_trains_to_the_budget_and_all_exit(tmp_path):
+@pytest.mark.parametrize('extra_flags,budget', [
+    ([], 3000),
+    # Table 2's settings build the same learner graph (replay, correction).
+    (['--replay_proportion=0.5', '--off_policy_correction=epsilon'], 300),
+])
+def test_launcher_trains_to_the_budget_and_all_exit(tmp_path, extra_flags,
+                                                    budget):
   ports = _free_ports(3)
   logdir = str(tmp_path / 'logdir')
-  launcher = Process([LAUNCHER] + SMALL + [
+  launcher = Process([LAUNCHER] + SMALL + extra_flags + [
       '--logdir=' + logdir, '--num_actors=2',
-      '--total_environment_frames=3000',
+      '--total_environment_frames=%d' % budget,
       '--learner_address=localhost:%d' % ports[0],
       '--actor_hosts=localhost:%d,localhost:%d' % tuple(ports[1:])],
                      str(tmp_path / 'launcher.log'))
@@ -382,7 +388,7 @@ def test_launcher_trains_to_the_budget_and_all_exit(tmp_path):
     for task in (0, 1):
       assert 'actor %d: training finished' % task in text, launcher.tail()
     assert 'launcher: the learner exited with status 0' in text
-    assert _checkpoint_frames(logdir) >= 3000
+    assert _checkpoint_frames(logdir) >= budget
   finally:
     _kill_launched(launcher)
 

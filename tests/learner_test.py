@@ -7,6 +7,7 @@ import tensorflow as tf
 import config as config_lib
 import learner as learner_lib
 import networks
+import vtrace
 
 
 def _config(gradient_clipping):
@@ -32,8 +33,9 @@ def test_diagnostics_equal_numpy():
     values_t = tf.constant(values, tf.float32)
     losses = dict(
         policy_gradient_loss=learner_lib.compute_policy_gradient_loss(
-            logits_t, tf.constant(actions), tf.constant(pg_advantages,
-                                                        tf.float32)),
+            vtrace.log_probs_from_logits_and_actions(
+                logits_t, tf.constant(actions)),
+            tf.constant(pg_advantages, tf.float32)),
         baseline_loss=0.5 * learner_lib.compute_baseline_loss(
             tf.constant(vs, tf.float32) - values_t),
         entropy_loss=0.01 * learner_lib.compute_entropy_loss(logits_t))
