@@ -20,6 +20,7 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -86,6 +87,14 @@ flags.DEFINE_bool('sticky_actions', False,
 flags.DEFINE_integer('noop_max', 30, 'Atari: up to this many no-ops at the '
                      'start of each game.')
 
+# The learner's devices.
+flags.DEFINE_enum('learner_device', None, ['gpu', 'cpu'],
+                  'Where the learner runs; default: gpu where TensorFlow '
+                  'sees one, else cpu.')
+flags.DEFINE_integer('num_learners', 1,
+                     'Synchronous learners: the batch is split over the '
+                     'first K GPUs (or K logical CPU devices), one update.')
+
 # Optimizer settings.
 flags.DEFINE_float('learning_rate', None, 'Learning rate.')
 flags.DEFINE_float('decay', .99, 'RMSProp optimizer decay.')
@@ -150,8 +159,39 @@ Config = collections.namedtuple('Config', [
     'decay', 'momentum', 'epsilon', 'full_action_space',
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
-    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10))
+    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
+    # The learner's devices (read by learner.py).
+    'learner_device', 'num_learners'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, 'cpu', 1))
+
+
+def resolve_learner_device(requested, num_learners, batch_size, num_gpus):
+  """'gpu' or 'cpu' for `--learner_device`; checks `--num_learners`.
+
+  Args:
+    requested: the flag: 'gpu', 'cpu' or None (gpu where there is one).
+    num_learners: K.
+    batch_size: B, split K ways.
+    num_gpus: GPUs visible to TensorFlow; None: not checked (an actor task
+      builds no learner, and may run where there is no GPU).
+
+  Raises:
+    ValueError: K < 1, B not divisible by K, or more GPUs asked than seen.
+  """
+  if num_learners < 1:
+    raise ValueError('--num_learners must be >= 1, got %d.' % num_learners)
+  if batch_size % num_learners:
+    raise ValueError(
+        '--batch_size=%d does not split into --num_learners=%d equal parts: '
+        'choose a batch size divisible by it.' % (batch_size, num_learners))
+  device = requested or ('gpu' if num_gpus else 'cpu')
+  if device == 'gpu' and num_gpus is not None and num_learners > num_gpus:
+    raise ValueError(
+        '--learner_device=gpu: --num_learners=%d needs as many GPUs but '
+        'TensorFlow sees %d; lower --num_learners, or use '
+        '--learner_device=cpu (logical CPU devices).' % (num_learners,
+                                                          num_gpus))
+  return device
 
 
 def resolve_config(level_name=None):
@@ -210,6 +250,10 @@ def resolve_config(level_name=None):
           '%s has %d levels but --num_actors x --envs_per_actor = %d: some '
           'levels would never be played.' % (level_set.name,
                                               len(level_set.levels), num_envs))
+  actor_task = FLAGS.task >= 0 and FLAGS.job_name == 'actor'
+  learner_device = resolve_learner_device(
+      FLAGS.learner_device, FLAGS.num_learners, values['batch_size'],
+      None if actor_task else len(tf.config.list_physical_devices('GPU')))
   full_action_space = level_set.multitask and domain == 'atari'
   num_actions = max(
       environments.num_actions(*levels_lib.environment_level(level),
@@ -224,7 +268,9 @@ def resolve_config(level_name=None):
       dataset_path=FLAGS.dataset_path or None,
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      test_num_episodes=FLAGS.test_num_episodes, **values)
+      test_num_episodes=FLAGS.test_num_episodes,
+      learner_device=learner_device, num_learners=FLAGS.num_learners,
+      **values)
 
 
 def check_logdir(logdir):

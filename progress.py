@@ -125,6 +125,14 @@ class Progress:
     self._last_time, self._last_frames = now, frames
     self._last_steps = self._steps
 
+  def write_text(self, tag, text, frames):
+    """A text summary (TensorBoard's Text tab), e.g. the learner's devices."""
+    summary = tf.compat.v1.Summary()
+    value = summary.value.add(tag=tag, tensor=tf.make_tensor_proto(text))
+    value.metadata.plugin_data.plugin_name = 'text'
+    self._writer.add_summary(summary, frames)
+    self._writer.flush()
+
   def close(self):
     self._writer.close()
     self._csv_file.close()
