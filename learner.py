@@ -163,6 +163,20 @@ def describe_devices(config):
       len(devices) > 1 else '', HOST_DEVICE)
 
 
+def check_devices(session_devices, config):
+  """Raises ValueError unless the session has every learner device (soft
+  placement would silently put a missing one's work elsewhere)."""
+  have = set()
+  for device in session_devices:
+    spec = tf.DeviceSpec.from_string(device.name)
+    have.add((spec.device_type.lower(), spec.device_index))
+  for device in learner_devices(config):
+    spec = tf.DeviceSpec.from_string(device)
+    if (spec.device_type.lower(), spec.device_index) not in have:
+      raise ValueError('The learner device %s is not in the session (%s).' %
+                       (device, ', '.join(d.name for d in session_devices)))
+
+
 def split_batch(data, num_parts):
   """Splits a time-major ActorOutput into `num_parts` along the batch.
 
@@ -428,6 +442,7 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
           log_step_count_steps=None, hooks=hooks,
           config=session_config) as session:
     frames = int(session.run(num_env_frames))
+    check_devices(session._tf_sess().list_devices(), config)  # pylint: disable=protected-access
     logging.info('Training %s from frame %d to %d on %d actors x %d envs; '
                  '%s.', config.level_set.name, frames,
                  config.total_environment_frames, config.num_actors,

@@ -39,13 +39,30 @@ training has environments, and with one per core (the machine's ceiling),
 and the ratios of training to both.
 
 `--learner_only` times the learner step alone on fixed data of the run's
-shapes (no actors): as built by experiment.py, and with the unroll, losses
-and gradients compiled by XLA (`tf.function(jit_compile=True)`), and
-traces one step (RunMetadata) to report the time V-trace takes inside it.
+shapes (no actors; staged and split over the learner devices as in
+training): as built by experiment.py, and with the unroll, losses and
+gradients compiled by XLA (`jit_scope`), and traces one step (RunMetadata)
+to report the time V-trace takes inside it; it prints steps/s and the
+frames/s the learner can consume (batch x unroll x action repeats per
+step). `--compare_num_learners=1,2` measures each K in the same run, with
+ratios to the first row; `--learner_device` and `--network` choose the
+rest. For a GPU table:
+
+  python benchmarks/throughput.py --learner_only --network=shallow \
+      --compare_num_learners=1,2        # Atari shapes: T=20, B=32
+  python benchmarks/throughput.py --learner_only --network=deep \
+      --compare_num_learners=1,2
+  PYTHONPATH=tests/fake_deepmind_lab python benchmarks/throughput.py \
+      --learner_only --level_name=rooms_watermaze --num_actors=32 \
+      --learner_steps=10                 # DMLab shapes: deep LSTM, T=100
+  python benchmarks/throughput.py --num_actors=$(nproc)   # Pong training,
+      # all cores as actors, then the raw emulator and Table 1's rows
 
 The XLA variant was 1.8x (T=20) to 2.9x (T=100) slower than experiment.py's
 graph on this 2-core AVX2 CPU (XLA's CPU convolutions are not oneDNN's), so
-experiment.py keeps its graph, with only V-trace compiled.
+experiment.py keeps its graph, with only V-trace compiled. (It was measured
+then as one `tf.function(jit_compile=True)`; such a function cannot read
+variables on another device, and the learner's live on the host CPU.)
 
 `--intra_op_threads` overrides learner.session_config's intra-op threads
 (1 and 2 measured the same on 2 cores). Flags other than those above are
@@ -364,8 +381,9 @@ LEARNER_VARIANTS = collections.OrderedDict([
 
 def measure_learner(config, steps, variant):
   """The learner's step as in training (staged batch, K replicas, one
-  update) on fixed data, `variant`'s gradients: step times (ms) and
-  V-trace's time inside the traced step (ms)."""
+  update) on fixed data, `variant`'s gradients: wall ms per step (median,
+  best), this process's CPU ms per step (all threads: steadier than wall
+  time on a shared machine) and V-trace's ms inside the traced step."""
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(0)
     with tf.device(learner_lib.HOST_DEVICE), \
@@ -388,10 +406,12 @@ def measure_learner(config, steps, variant):
       for _ in range(3):
         session.run(fetch)
       times = []
+      cpu_start = time.process_time()
       for _ in range(steps):
         start = time.perf_counter()
         session.run(fetch)
         times.append(time.perf_counter() - start)
+      cpu_ms = 1e3 * (time.process_time() - cpu_start) / steps
       options = tf.compat.v1.RunOptions(
           trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
       vtrace_ms = []
@@ -399,7 +419,8 @@ def measure_learner(config, steps, variant):
         metadata = tf.compat.v1.RunMetadata()
         session.run(fetch, options=options, run_metadata=metadata)
         vtrace_ms.append(_vtrace_ms(metadata))
-  return 1e3 * np.median(times), 1e3 * np.min(times), np.median(vtrace_ms)
+  return (1e3 * np.median(times), 1e3 * np.min(times), cpu_ms,
+          np.median(vtrace_ms))
 
 
 def print_learner_table(config, num_learners_list):
@@ -410,10 +431,10 @@ def print_learner_table(config, num_learners_list):
         'staged), learner device %s, %d cores:' % (
             config.network, config.core, config.batch_size,
             config.unroll_length, device_name(config), os.cpu_count()))
-  print('  %-3s %-22s %9s %9s %9s %12s %8s %10s %6s' % (
+  print('  %-3s %-22s %9s %9s %9s %12s %8s %9s %8s %10s %6s' % (
       'K', 'variant', 'ms median', 'ms best', 'steps/s', 'frames/s',
-      'vs first', 'V-trace ms', 'load'))
-  baseline = None
+      'vs first', 'CPU ms', 'vs first', 'V-trace ms', 'load'))
+  baseline = cpu_baseline = None
   for k in num_learners_list:
     for variant in LEARNER_VARIANTS:
       if variant.startswith('XLA') and config.use_instruction:
@@ -421,17 +442,18 @@ def print_learner_table(config, num_learners_list):
               'compile' % (k, variant))
         continue
       try:
-        median, best, vtrace_ms = measure_learner(
+        median, best, cpu_ms, vtrace_ms = measure_learner(
             config._replace(num_learners=k), FLAGS.learner_steps, variant)
       except (tf.errors.OpError, ValueError) as e:
         print('  %-3d %-22s  failed: %s' % (k, variant,
                                              str(e).strip().split("\n")[-1][:200]))
         continue
-      baseline = baseline or median
-      print('  %-3d %-22s %9.1f %9.1f %9.2f %12.0f %7.2fx %10.3f %6.2f' % (
-          k, variant, median, best, 1e3 / median,
-          frames_per_step * 1e3 / median, baseline / median, vtrace_ms,
-          load_average()))
+      baseline, cpu_baseline = baseline or median, cpu_baseline or cpu_ms
+      print('  %-3d %-22s %9.1f %9.1f %9.2f %12.0f %7.2fx %9.1f %7.2fx '
+            '%10.3f %6.2f' % (
+                k, variant, median, best, 1e3 / median,
+                frames_per_step * 1e3 / median, baseline / median, cpu_ms,
+                cpu_baseline / cpu_ms, vtrace_ms, load_average()))
       sys.stdout.flush()
 
 

@@ -357,10 +357,11 @@ def _kill_launched(launcher):
 
 
 def test_launcher_trains_to_the_budget_and_all_exit(tmp_path):
+  """With two synchronous learners: the learner task owns both devices."""
   ports = _free_ports(3)
   logdir = str(tmp_path / 'logdir')
   launcher = Process([LAUNCHER] + SMALL + [
-      '--logdir=' + logdir, '--num_actors=2',
+      '--logdir=' + logdir, '--num_actors=2', '--num_learners=2',
       '--total_environment_frames=3000',
       '--learner_address=localhost:%d' % ports[0],
       '--actor_hosts=localhost:%d,localhost:%d' % tuple(ports[1:])],
@@ -371,6 +372,7 @@ def test_launcher_trains_to_the_budget_and_all_exit(tmp_path):
     for task in (0, 1):
       assert 'actor %d: training finished' % task in text, launcher.tail()
     assert 'launcher: the learner exited with status 0' in text
+    assert '2 learners on /cpu:0, /cpu:1' in text
     assert _checkpoint_frames(logdir) >= 3000
   finally:
     _kill_launched(launcher)

@@ -133,6 +133,21 @@ def parameters():
       return sess.run(agent.trainable_variables)
 
 
+@pytest.fixture(scope='module')
+def one_learner(parameters):
+  """One learner's loss, gradients, ... on make_batch(), computed once."""
+  return loss_and_gradients(1, make_batch(), parameters)
+
+
+@pytest.fixture(scope='module')
+def one_learner_training(parameters):
+  """One learner's parameters and stats after TRAIN_BATCHES, once."""
+  return train(1, TRAIN_BATCHES, parameters)
+
+
+TRAIN_BATCHES = [make_batch(seed) for seed in range(3)]
+
+
 def assert_close(actual, expected, rtol=2e-5, atol=2e-6):
   nest.map_structure(
       lambda a, e: np.testing.assert_allclose(a, e, rtol=rtol, atol=atol),
@@ -140,10 +155,10 @@ def assert_close(actual, expected, rtol=2e-5, atol=2e-6):
 
 
 @pytest.mark.parametrize('num_learners', [2, 4])
-def test_replicas_sum_to_the_one_learner_loss_and_gradients(num_learners,
-                                                            parameters):
+def test_replicas_sum_to_the_one_learner_loss_and_gradients(
+    num_learners, parameters, one_learner):
   batch = make_batch()
-  one = loss_and_gradients(1, batch, parameters)
+  one = one_learner
   k = loss_and_gradients(num_learners, batch, parameters)
   stats, gradients, level_name, done = k
   # Losses are sums over the batch: the parts' sums add up to it.
@@ -159,41 +174,11 @@ def test_replicas_sum_to_the_one_learner_loss_and_gradients(num_learners,
   np.testing.assert_array_equal(done, batch.env_outputs.done[1:])
 
 
-def test_a_part_is_the_loss_of_its_own_trajectories(parameters):
-  """Each replica's loss is the loss of its B/K trajectories alone."""
-  batch = make_batch()
-  whole = loss_and_gradients(1, batch, parameters)[0]['total_loss']
-  halves = []
-  for half in (slice(0, B // 2), slice(B // 2, B)):
-    part = batch._replace(
-        level_name=batch.level_name[half],
-        agent_state=nest.map_structure(lambda s: s[half], batch.agent_state),
-        env_outputs=nest.map_structure(lambda t: t[:, half],
-                                       batch.env_outputs),
-        agent_outputs=nest.map_structure(lambda t: t[:, half],
-                                         batch.agent_outputs))
-    halves.append(part)
-  config = make_config(1, batch_size=B // 2)
-  losses = []
-  for part in halves:
-    with tf.Graph().as_default():
-      data = constant_batch(part)
-      agent = build_agent(config, data)
-      _, stats, _, _ = learner_lib.build_replicas(agent, [data], config)
-      assign = [v.assign(p) for v, p in zip(agent.trainable_variables,
-                                              parameters)]
-      with session(config) as sess:
-        sess.run(assign)
-        losses.append(sess.run(stats['total_loss']))
-  np.testing.assert_allclose(sum(losses), whole, rtol=2e-5)
-  assert not np.isclose(losses[0], losses[1])
-
-
 @pytest.mark.parametrize('num_learners', [2, 4])
-def test_same_parameters_after_updates(num_learners, parameters):
-  batches = [make_batch(seed) for seed in range(3)]
-  one_parameters, one_stats = train(1, batches, parameters)
-  k_parameters, k_stats = train(num_learners, batches, parameters)
+def test_same_parameters_after_updates(num_learners, parameters,
+                                       one_learner_training):
+  one_parameters, one_stats = one_learner_training
+  k_parameters, k_stats = train(num_learners, TRAIN_BATCHES, parameters)
   moved = max(np.abs(p - q).max() for p, q in zip(one_parameters, parameters))
   assert moved > 1e-3  # The updates did change the parameters.
   assert_close(k_parameters, one_parameters, rtol=1e-4, atol=1e-5)
@@ -265,8 +250,11 @@ def test_each_replica_on_its_device_staging_area_too():
 
 def test_session_config_gives_k_logical_cpus():
   with tf.Graph().as_default(), session(make_config(3)) as sess:
-    cpus = [d.name for d in sess.list_devices() if d.device_type == 'CPU']
-  assert len(cpus) == 3
+    devices = sess.list_devices()
+    learner_lib.check_devices(devices, make_config(3))
+    with pytest.raises(ValueError, match='/cpu:3 is not in the session'):
+      learner_lib.check_devices(devices, make_config(4))
+  assert len([d for d in devices if d.device_type == 'CPU']) == 3
 
 
 def test_describe_devices():
