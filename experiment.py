@@ -50,8 +50,7 @@ def build_training(config):
   with tf.device(learner_lib.HOST_DEVICE), \
       learner_lib.variables_on(learner_lib.HOST_DEVICE):
     agent = actor_lib.make_agent(config)
-    actor_outputs, _ = actor_lib.build_actors(agent, config,
-                                              config.num_actors)
+    actor_outputs, _ = actor_lib.build_actors(agent, config, config.num_actors)
     queue = learner_lib.make_queue(actor_outputs[0])
     enqueue_ops = [queue.enqueue_many(nest.flatten(output))
                    for output in actor_outputs]

@@ -115,6 +115,8 @@ flags.DEFINE_bool('learner_only', False, 'Time the learner step, V-trace '
 flags.DEFINE_integer('intra_op_threads', 0, 'Session intra-op threads; 0: '
                      'learner.session_config\'s.')
 flags.DEFINE_integer('learner_steps', 30, 'Timed steps for --learner_only.')
+flags.DEFINE_bool('xla', True, 'With --learner_only: also time the '
+                  'XLA-compiled variant.')
 flags.DEFINE_list('compare_num_learners', [],
                   'With --learner_only: measure each of these --num_learners '
                   'in this run (e.g. 1,2), with ratios to the first.')
@@ -437,6 +439,8 @@ def print_learner_table(config, num_learners_list):
   baseline = cpu_baseline = None
   for k in num_learners_list:
     for variant in LEARNER_VARIANTS:
+      if variant.startswith('XLA') and not FLAGS.xla:
+        continue
       if variant.startswith('XLA') and config.use_instruction:
         print('  %-3d %-22s  n/a: the instruction\'s string ops do not '
               'compile' % (k, variant))
