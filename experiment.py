@@ -33,6 +33,7 @@ import actor as actor_lib
 import distributed
 import learner as learner_lib
 import levels as levels_lib
+import population
 import py_process
 import report
 
@@ -70,7 +71,8 @@ def train(config, logdir):
         tf.compat.v1.train.QueueRunner(graph.queue, graph.enqueue_ops))
     learner_lib.run_learner(
         config, logdir, graph.stage_op, graph.outputs,
-        hooks=[py_process.PyProcessHook()],
+        hooks=[py_process.PyProcessHook()] +
+        population.member_hooks(config, logdir),
         session_config=learner_lib.session_config(config.num_actors, config))
 
 

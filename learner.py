@@ -8,7 +8,11 @@ V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
 annealed linearly to 0 over the frame budget. `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
-distributed.py and the throughput benchmark.
+distributed.py and the throughput benchmark; they also return diagnostics of
+the update (gradient norms and clipping, the policy's entropy, values) that
+progress.py reports. The learning rate, entropy cost, RMSProp epsilon and
+clipping threshold are variables (`Hyperparameters`), which population-based
+training reassigns while the learner runs (pbt.py, population.py).
 """
 
 import collections
@@ -34,6 +38,30 @@ LearnerOutputs = collections.namedtuple(
 # (under a distributed learner's job scope: that task's CPU).
 HOST_DEVICE = '/cpu:0'
 
+# The hyperparameters that population-based training changes during a run
+# (paper Appendix F): floats, or scalar variables that a running learner
+# reassigns without restarting its environments (population.MemberHook).
+Hyperparameters = collections.namedtuple(
+    'Hyperparameters', 'learning_rate entropy_cost epsilon gradient_clipping')
+
+
+def constant_hyperparameters(config):
+  return Hyperparameters(*(getattr(config, name)
+                           for name in Hyperparameters._fields))
+
+
+def hyperparameter_variables(config):
+  """The hyperparameters as float32 local variables (not checkpointed),
+  initialised from `config`. Called again in the same graph, it returns the
+  same variables."""
+  with tf.compat.v1.variable_scope('hyperparameters',
+                                   reuse=tf.compat.v1.AUTO_REUSE):
+    return Hyperparameters(*(
+        tf.compat.v1.get_local_variable(
+            name, initializer=tf.constant(float(value), tf.float32),
+            use_resource=True)
+        for name, value in constant_hyperparameters(config)._asdict().items()))
+
 
 def clip_rewards(rewards, reward_clipping):
   if reward_clipping == 'abs_one':
@@ -48,11 +76,14 @@ def compute_baseline_loss(advantages):
   return .5 * tf.reduce_sum(tf.square(advantages))
 
 
+def policy_entropy(logits):
+  """[T, B] entropy of the policy at each step, in nats."""
+  return -tf.reduce_sum(tf.nn.softmax(logits) * tf.nn.log_softmax(logits), -1)
+
+
 def compute_entropy_loss(logits):
   """Minus the policy's entropy, summed over time and batch."""
-  policy = tf.nn.softmax(logits)
-  log_policy = tf.nn.log_softmax(logits)
-  return tf.reduce_sum(policy * log_policy)
+  return -tf.reduce_sum(policy_entropy(logits))
 
 
 def compute_policy_gradient_loss(logits, actions, advantages):
@@ -63,7 +94,7 @@ def compute_policy_gradient_loss(logits, actions, advantages):
 
 
 def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
-                 config):
+                 config, hyperparameters=None):
   """The three losses of section 4.2 on aligned [T, B] inputs.
 
   Args:
@@ -73,10 +104,12 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
     env_outputs: StepOutput after each action: rewards r_s, done.
     bootstrap_value: [B], the learner's V(x_T).
     config: Config.
+    hyperparameters: Hyperparameters (floats or variables); None: config's.
 
   Returns:
     (total_loss, dict of the parts).
   """
+  hyperparameters = hyperparameters or constant_hyperparameters(config)
   rewards = clip_rewards(env_outputs.reward, config.reward_clipping)
   discounts = tf.cast(~env_outputs.done, tf.float32) * config.discounting
   vtrace_returns = vtrace.from_logits(
@@ -92,7 +125,7 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
       vtrace_returns.pg_advantages)
   baseline_loss = config.baseline_cost * compute_baseline_loss(
       vtrace_returns.vs - learner_outputs.baseline)
-  entropy_loss = config.entropy_cost * compute_entropy_loss(
+  entropy_loss = hyperparameters.entropy_cost * compute_entropy_loss(
       learner_outputs.policy_logits)
   total_loss = pg_loss + baseline_loss + entropy_loss
   return total_loss, dict(policy_gradient_loss=pg_loss,
@@ -100,7 +133,8 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
                           entropy_loss=entropy_loss, total_loss=total_loss)
 
 
-def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
+def learner_loss(learner_outputs, agent_outputs, env_outputs, config,
+                 hyperparameters=None):
   """Aligns the learner's unroll over T+1 steps with the actors' and computes
   the loss.
 
@@ -118,33 +152,95 @@ def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
                                    env_outputs)
   learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
   total_loss, stats = compute_loss(learner_outputs, agent_outputs,
-                                   env_outputs, bootstrap_value, config)
+                                   env_outputs, bootstrap_value, config,
+                                   hyperparameters)
+  stats.update(compute_diagnostics(learner_outputs, stats))
   return total_loss, stats, env_outputs
 
 
-def apply_gradients(gradients, variables, num_frames, config):
+def distance_from_uniform(logits):
+  """[T, B] total variation distance between the policy and the uniform one.
+
+  0.5 * sum_a |pi(a) - 1/|A||: the probability mass the policy has moved
+  away from uniform, from 0 (uniform) to 1 - 1/|A| (deterministic).
+  """
+  policy = tf.nn.softmax(logits)
+  num_actions = tf.cast(tf.shape(logits)[-1], policy.dtype)
+  return .5 * tf.reduce_sum(tf.abs(policy - 1. / num_actions), -1)
+
+
+def compute_diagnostics(learner_outputs, losses):
+  """What one update does, cheaply: each loss's gradient and the policy.
+
+  The gradient of each loss term (section 4.2) is taken with respect to the
+  network's outputs (logits [T, B, A], baseline [T, B]), not the weights: one
+  softmax-sized backward pass each. Their norms compare the terms' pull on
+  one step; a small term that always pulls one way (entropy, towards
+  uniform) can still outweigh a large noisy one over many steps.
+
+  Args:
+    learner_outputs: AgentOutput of the learner at x_0..x_{T-1}, [T, B, ...].
+    losses: the parts from `compute_loss`.
+
+  Returns:
+    dict of scalars: the three gradient norms, the mean entropy per step (in
+    nats and relative to ln |A|), the mean distance from the uniform policy
+    and the mean value estimate V(x_s).
+  """
+  logits, baseline = learner_outputs.policy_logits, learner_outputs.baseline
+
+  def gradient_norm(loss, output):
+    return tf.norm(tf.gradients(loss, output)[0])
+
+  entropy = tf.reduce_mean(policy_entropy(logits))
+  max_entropy = tf.math.log(tf.cast(tf.shape(logits)[-1], entropy.dtype))
+  return dict(
+      pg_logits_gradient_norm=gradient_norm(losses['policy_gradient_loss'],
+                                            logits),
+      baseline_gradient_norm=gradient_norm(losses['baseline_loss'], baseline),
+      entropy_logits_gradient_norm=gradient_norm(losses['entropy_loss'],
+                                                 logits),
+      policy_entropy=entropy,
+      policy_entropy_ratio=entropy / tf.maximum(max_entropy, 1e-8),
+      policy_distance_from_uniform=tf.reduce_mean(
+          distance_from_uniform(logits)),
+      mean_value=tf.reduce_mean(baseline))
+
+
+def apply_gradients(gradients, variables, num_frames, config,
+                    hyperparameters=None):
   """Clips the gradients' global norm and applies RMSProp with the learning
   rate annealed linearly to 0 over the frame budget.
+
+  The annealing factor is (1 - frames / total_environment_frames) of this
+  learner's own frame counter, times the current base learning rate (a
+  variable under population-based training).
 
   Returns:
     (the frame counter incremented by `num_frames` after the update, stats).
   """
+  hyperparameters = hyperparameters or constant_hyperparameters(config)
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
   learning_rate = tf.compat.v1.train.polynomial_decay(
-      config.learning_rate, num_env_frames, config.total_environment_frames,
-      0.)
+      hyperparameters.learning_rate, num_env_frames,
+      config.total_environment_frames, 0.)
   optimizer = tf.compat.v1.train.RMSPropOptimizer(
-      learning_rate, config.decay, config.momentum, config.epsilon)
+      learning_rate, config.decay, config.momentum, hyperparameters.epsilon)
   gradient_norm = tf.linalg.global_norm(gradients)
+  stats = dict(learning_rate=learning_rate, gradient_norm=gradient_norm)
   if config.gradient_clipping > 0:
-    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
-                                          use_norm=gradient_norm)
+    gradients, _ = tf.clip_by_global_norm(
+        gradients, hyperparameters.gradient_clipping, use_norm=gradient_norm)
+    # Averaged over steps: the fraction of steps clipped, and by how much.
+    stats['gradient_clip_ratio'] = (gradient_norm /
+                                    hyperparameters.gradient_clipping)
+    stats['gradient_clipped'] = tf.cast(
+        gradient_norm > hyperparameters.gradient_clipping, tf.float32)
   train_op = optimizer.apply_gradients(zip(gradients, variables))
   with tf.control_dependencies([train_op]):
     num_env_frames_and_train = num_env_frames.assign_add(
         tf.cast(num_frames, tf.int64))
-  return num_env_frames_and_train, dict(learning_rate=learning_rate,
-                                        gradient_norm=gradient_norm)
+  return num_env_frames_and_train, stats
 
 
 def learner_devices(config):
@@ -214,8 +310,10 @@ def replica_gradients(agent, data, config):
   """
   learner_outputs, _ = agent.unroll(data.agent_outputs.action,
                                     data.env_outputs, data.agent_state)
+  hyperparameters = hyperparameter_variables(config)
   total_loss, stats, env_outputs = learner_loss(
-      learner_outputs, data.agent_outputs, data.env_outputs, config)
+      learner_outputs, data.agent_outputs, data.env_outputs, config,
+      hyperparameters)
   return (tf.gradients(total_loss, agent.trainable_variables), stats,
           env_outputs)
 
@@ -226,7 +324,9 @@ def sum_replicas(gradients, stats):
   The loss is a sum over the batch (paper Appendix D), so the whole batch's
   loss is the sum of the parts' losses and its gradient the sum of their
   gradients: summed, this is exactly the one-learner update. Stats named
-  `*_loss` are summed; others are taken as means over the (equal) parts.
+  `*_loss` are summed, `*_norm` (norms of per-step quantities) combined as
+  the root of their summed squares; others are means over the (equal)
+  parts.
 
   Args:
     gradients: K lists of gradients (None where a variable has none).
@@ -242,8 +342,13 @@ def sum_replicas(gradients, stats):
             for per_variable in zip(*gradients)]
   combined = {}
   for key in stats[0]:
-    total = tf.add_n([s[key] for s in stats])
-    combined[key] = total if key.endswith('_loss') else total / len(stats)
+    values = [s[key] for s in stats]
+    if key.endswith('_loss'):
+      combined[key] = tf.add_n(values)
+    elif key.endswith('_norm'):  # Over disjoint parts of the batch.
+      combined[key] = tf.sqrt(tf.add_n([tf.square(v) for v in values]))
+    else:
+      combined[key] = tf.add_n(values) / len(values)
   return summed, combined
 
 
@@ -303,13 +408,16 @@ def build_learner(agent, data, config, replica_fn=replica_gradients):
   """
   parts = data if isinstance(data, list) else split_batch(
       data, config.num_learners)
+  with tf.device(HOST_DEVICE):  # The replicas share them.
+    hyperparameters = hyperparameter_variables(config)
   with variables_on(HOST_DEVICE):  # Optimizer slots, the frame counter.
     gradients, stats, level_name, env_outputs = build_replicas(
         agent, parts, config, replica_fn)
     with tf.device(learner_devices(config)[0]):
       num_env_frames_and_train, update_stats = apply_gradients(
           gradients, agent.trainable_variables,
-          tf.size(env_outputs.done) * config.num_action_repeats, config)
+          tf.size(env_outputs.done) * config.num_action_repeats, config,
+          hyperparameters)
   stats.update(update_stats)
   return LearnerOutputs(level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)
