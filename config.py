@@ -21,6 +21,7 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import dmlab30  # pylint: disable=g-import-not-at-top,wrong-import-position
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -110,6 +111,14 @@ flags.DEFINE_integer('max_episode_frames', 108000,
                      'Atari: a game is cut (and counts as over) after this '
                      'many frames; 108,000 (30 minutes) as for the human and '
                      'random reference scores.')
+
+# The learner's devices.
+flags.DEFINE_enum('learner_device', None, ['gpu', 'cpu'],
+                  'Where the learner runs; default: gpu where TensorFlow '
+                  'sees one, else cpu.')
+flags.DEFINE_integer('num_learners', 1,
+                     'Synchronous learners: the batch is split over the '
+                     'first K GPUs (or K logical CPU devices), one update.')
 
 # Optimizer settings.
 flags.DEFINE_float('learning_rate', None, 'Learning rate.')
@@ -275,9 +284,40 @@ Config = collections.namedtuple('Config', [
     'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
     'pbt_member', 'diagnosis_interval_secs', 'max_episode_frames',
     # Off-policy correction and replay (vtrace.py, replay.py; Table 2).
-    'off_policy_correction', 'replay_proportion', 'replay_buffer_size'],
+    'off_policy_correction', 'replay_proportion', 'replay_buffer_size',
+    # The learner's devices (read by learner.py).
+    'learner_device', 'num_learners'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000))
+              'vtrace', 0., 10000, 'cpu', 1))
+
+
+def resolve_learner_device(requested, num_learners, batch_size, num_gpus):
+  """'gpu' or 'cpu' for `--learner_device`; checks `--num_learners`.
+
+  Args:
+    requested: the flag: 'gpu', 'cpu' or None (gpu where there is one).
+    num_learners: K.
+    batch_size: B, split K ways.
+    num_gpus: GPUs visible to TensorFlow; None: not checked (an actor task
+      builds no learner, and may run where there is no GPU).
+
+  Raises:
+    ValueError: K < 1, B not divisible by K, or more GPUs asked than seen.
+  """
+  if num_learners < 1:
+    raise ValueError('--num_learners must be >= 1, got %d.' % num_learners)
+  if batch_size % num_learners:
+    raise ValueError(
+        '--batch_size=%d does not split into --num_learners=%d equal parts: '
+        'choose a batch size divisible by it.' % (batch_size, num_learners))
+  device = requested or ('gpu' if num_gpus else 'cpu')
+  if device == 'gpu' and num_gpus is not None and num_learners > num_gpus:
+    raise ValueError(
+        '--learner_device=gpu: --num_learners=%d needs as many GPUs but '
+        'TensorFlow sees %d; lower --num_learners, or use '
+        '--learner_device=cpu (logical CPU devices).' % (num_learners,
+                                                          num_gpus))
+  return device
 
 
 def resolve_config(level_name=None):
@@ -341,6 +381,10 @@ def resolve_config(level_name=None):
         '--num_actors or --envs_per_actor, or lower --batch_size.' %
         (values['batch_size'], num_envs))
   _check_even_suite(level_set, values['num_actors'], values['envs_per_actor'])
+  actor_task = FLAGS.task >= 0 and FLAGS.job_name == 'actor'
+  learner_device = resolve_learner_device(
+      FLAGS.learner_device, FLAGS.num_learners, values['batch_size'],
+      None if actor_task else len(tf.config.list_physical_devices('GPU')))
   full_action_space = level_set.multitask and domain == 'atari'
   num_actions = max(
       environments.num_actions(*levels_lib.environment_level(level),
@@ -357,7 +401,9 @@ def resolve_config(level_name=None):
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
       pbt_member=FLAGS.pbt_member,
-      diagnosis_interval_secs=FLAGS.diagnosis_interval_secs, **values)
+      diagnosis_interval_secs=FLAGS.diagnosis_interval_secs,
+      learner_device=learner_device, num_learners=FLAGS.num_learners,
+      **values)
 
 
 def _check_replay(proportion, buffer_size, batch_size):

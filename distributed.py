@@ -214,33 +214,20 @@ def actor_device(task):
   return '/job:%s/task:%d' % (ACTOR_JOB, task)
 
 
-def session_config(job_name, task, num_actor_threads):
-  """learner.session_config, seeing only the learner and this task."""
-  config = learner_lib.session_config(num_actor_threads)
+def session_config(job_name, task, num_actor_threads, run_config):
+  """learner.session_config, seeing only the learner and this task.
+
+  The learner task owns the learner's devices (its K logical CPUs where
+  it learns on the CPU); actors use no GPU.
+  """
+  config = learner_lib.session_config(
+      num_actor_threads, run_config if job_name == LEARNER_JOB else None)
   devices = [learner_device()]
   if job_name == ACTOR_JOB:
     devices.append(actor_device(task))
+    config.device_count['GPU'] = 0
   config.device_filters.extend(devices)
   return config
-
-
-@contextlib.contextmanager
-def variables_on(device):
-  """Places every variable created inside on `device`, local ones excepted.
-
-  The agent's variables (Sonnet creates them at its first call) and the
-  frame counter go to the learner's CPU; an actor's own state (local
-  variables, actor.build_actor) stays with the actor.
-  """
-  def creator(next_creator, **kwargs):
-    if tf.compat.v1.GraphKeys.LOCAL_VARIABLES in (kwargs.get('collections')
-                                                  or ()):
-      return next_creator(**kwargs)
-    with tf.device(device):
-      return next_creator(**kwargs)
-
-  with tf.variable_creator_scope(creator):
-    yield
 
 
 def _cluster_variable(cluster, on_learner):
@@ -365,7 +352,7 @@ def run_learner_task(config, logdir, cluster, server):
   cpu = learner_device() + '/cpu:0'
   with tf.Graph().as_default() as graph:
     tf.compat.v1.set_random_seed(config.seed)
-    with tf.device(learner_device()), variables_on(cpu):
+    with tf.device(learner_device()), learner_lib.variables_on(cpu):
       agent = actor_lib.make_agent(config)
       with tf.device(cpu):
         queue = learner_lib.make_queue(specs, shared_name=TRAJECTORY_QUEUE)
@@ -376,7 +363,7 @@ def run_learner_task(config, logdir, cluster, server):
       stage_op, outputs = learner_lib.build_learner_from_queue(
           agent, queue, structure, config)
       num_env_frames = tf.compat.v1.train.get_or_create_global_step()
-    sess_config = session_config(LEARNER_JOB, 0, 0)
+    sess_config = session_config(LEARNER_JOB, 0, 0, config)
     side = _SideSession(server.target, graph, sess_config)
     logging.info('Learner at %s; cluster %s.', cluster.learner,
                  describe(cluster))
@@ -456,7 +443,7 @@ class _Actor:
       # Actors sample actions with their own seeds.
       tf.compat.v1.set_random_seed(config.seed * 1009 + task + 1)
       with tf.device(actor_device(task) + '/cpu:0'), \
-          variables_on(learner_device() + '/cpu:0'):
+          learner_lib.variables_on(learner_device() + '/cpu:0'):
         agent = actor_lib.make_agent(config)
         (output,), (self._level_names,) = actor_lib.build_actors(
             agent, config, 1, first_actor=task)
@@ -472,7 +459,7 @@ class _Actor:
             tf.compat.v1.global_variables())
         self._local_init = tf.compat.v1.local_variables_initializer()
     self._graph.finalize()
-    self._session_config = session_config(ACTOR_JOB, task, 1)
+    self._session_config = session_config(ACTOR_JOB, task, 1, config)
     self._frames_per_unroll = (config.envs_per_actor * config.unroll_length *
                                config.num_action_repeats)
 
@@ -675,7 +662,7 @@ def run(config, logdir):
         FLAGS.job_name, FLAGS.task, cluster,
         session_config(FLAGS.job_name, FLAGS.task,
                        config.num_actors if FLAGS.job_name == LEARNER_JOB
-                       else 1))
+                       else 1, config))
   except ClusterError as e:
     sys.exit('distributed: error: %s' % e)
   if FLAGS.job_name == LEARNER_JOB:

@@ -16,6 +16,7 @@ each stepping `envs_per_actor` environments with batched inference; with
 TensorFlow's gRPC runtime (distributed.py).
 """
 
+import collections
 import json
 import os
 import sys
@@ -44,25 +45,39 @@ FLAGS = config_lib.FLAGS
 nest = tf.nest
 
 
-def train(config, logdir):
-  """Single-machine training: actor threads, the queue and the learner."""
-  with tf.Graph().as_default():
-    tf.compat.v1.set_random_seed(config.seed)
+TrainingGraph = collections.namedtuple(
+    'TrainingGraph', 'agent actor_outputs queue enqueue_ops stage_op outputs')
+
+
+def build_training(config):
+  """The single-machine graph: actors and the queue on the CPU, the learner
+  on its devices (learner.py). Also timed by benchmarks/throughput.py."""
+  with tf.device(learner_lib.HOST_DEVICE), \
+      learner_lib.variables_on(learner_lib.HOST_DEVICE):
     agent = actor_lib.make_agent(config)
     actor_outputs, _ = actor_lib.build_actors(agent, config, config.num_actors)
     queue = learner_lib.make_queue(actor_outputs[0])
     enqueue_ops = [queue.enqueue_many(nest.flatten(output))
                    for output in actor_outputs]
-    tf.compat.v1.train.add_queue_runner(
-        tf.compat.v1.train.QueueRunner(queue, enqueue_ops))
     structure = nest.map_structure(lambda t: None, actor_outputs[0])
     stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
+  return TrainingGraph(agent, actor_outputs, queue, enqueue_ops, stage_op,
+                       outputs)
+
+
+def train(config, logdir):
+  """Single-machine training: actor threads, the queue and the learner."""
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(config.seed)
+    graph = build_training(config)
+    tf.compat.v1.train.add_queue_runner(
+        tf.compat.v1.train.QueueRunner(graph.queue, graph.enqueue_ops))
     learner_lib.run_learner(
-        config, logdir, stage_op, outputs,
+        config, logdir, graph.stage_op, graph.outputs,
         hooks=[py_process.PyProcessHook()] +
         population.member_hooks(config, logdir),
-        session_config=learner_lib.session_config(config.num_actors))
+        session_config=learner_lib.session_config(config.num_actors, config))
 
 
 def test(config, logdir):

@@ -40,6 +40,10 @@ nest = tf.nest
 LearnerOutputs = collections.namedtuple(
     'LearnerOutputs', 'level_name infos done num_env_frames stats')
 
+# The learner host's CPU: the variables, the queue and the frame counter
+# (under a distributed learner's job scope: that task's CPU).
+HOST_DEVICE = '/cpu:0'
+
 # The hyperparameters that population-based training changes during a run
 # (paper Appendix F): floats, or scalar variables that a running learner
 # reassigns without restarting its environments (population.MemberHook).
@@ -250,18 +254,70 @@ def apply_gradients(gradients, variables, num_frames, config,
   return num_env_frames_and_train, stats
 
 
-def build_learner(agent, data, config):
-  """Unrolls the agent over the batch, computes V-trace and updates.
+def learner_devices(config):
+  """The devices of the `num_learners` replicas: the first K GPUs, or K
+  logical CPU devices (session_config creates them)."""
+  return ['/%s:%d' % (config.learner_device, i)
+          for i in range(config.num_learners)]
+
+
+def describe_devices(config):
+  """Where the learner runs, in words, for the console and TensorBoard."""
+  devices = learner_devices(config)
+  return '%d learner%s on %s%s; variables on %s' % (
+      len(devices), 's' if len(devices) > 1 else '', ', '.join(devices),
+      ' (logical devices)' if config.learner_device == 'cpu' and
+      len(devices) > 1 else '', HOST_DEVICE)
+
+
+def check_devices(session_devices, config):
+  """Raises ValueError unless the session has every learner device (soft
+  placement would silently put a missing one's work elsewhere)."""
+  have = set()
+  for device in session_devices:
+    spec = tf.DeviceSpec.from_string(device.name)
+    have.add((spec.device_type.lower(), spec.device_index))
+  for device in learner_devices(config):
+    spec = tf.DeviceSpec.from_string(device)
+    if (spec.device_type.lower(), spec.device_index) not in have:
+      raise ValueError('The learner device %s is not in the session (%s).' %
+                       (device, ', '.join(d.name for d in session_devices)))
+
+
+def split_batch(data, num_parts):
+  """Splits a time-major ActorOutput into `num_parts` along the batch.
 
   Args:
-    agent: networks.Agent.
-    data: ActorOutput, time-major: env_outputs and agent_outputs [T+1, B].
-    config: Config.
+    data: ActorOutput: level_name [B], agent_state [B, ...], env_outputs and
+      agent_outputs [T+1, B, ...].
+    num_parts: K, dividing B.
 
   Returns:
-    LearnerOutputs; running `num_env_frames` trains one step. With replay
-    (the batch's last trajectories replayed), frames and episodes are those
-    of the fresh trajectories only: frames count once, when produced.
+    K ActorOutputs of B/K trajectories each, in order.
+  """
+  if num_parts == 1:
+    return [data]
+
+  def parts_of(structure, axis):
+    flat = [[None] * num_parts if t is None else
+            tf.split(t, num_parts, axis=axis) for t in nest.flatten(structure)]
+    return [nest.pack_sequence_as(structure, [f[i] for f in flat])
+            for i in range(num_parts)]
+
+  return [data._replace(level_name=l, agent_state=s, env_outputs=e,
+                        agent_outputs=a)
+          for l, s, e, a in zip(parts_of(data.level_name, 0),
+                                parts_of(data.agent_state, 0),
+                                parts_of(data.env_outputs, 1),
+                                parts_of(data.agent_outputs, 1))]
+
+
+def replica_gradients(agent, data, config):
+  """One learner replica: unrolls the agent on its part of the batch.
+
+  Returns:
+    (gradients of its summed loss w.r.t. agent.trainable_variables, stats,
+    env_outputs[1:]).
   """
   learner_outputs, _ = agent.unroll(data.agent_outputs.action,
                                     data.env_outputs, data.agent_state)
@@ -269,19 +325,118 @@ def build_learner(agent, data, config):
   total_loss, stats, env_outputs = learner_loss(
       learner_outputs, data.agent_outputs, data.env_outputs, config,
       hyperparameters)
-  variables = agent.trainable_variables
-  gradients = tf.gradients(total_loss, variables)
-  level_name = data.level_name
-  num_replayed = replay.num_replayed(config.batch_size,
-                                     config.replay_proportion)
-  if num_replayed:
-    level_name = level_name[:-num_replayed]
-    env_outputs = nest.map_structure(
-        lambda t: t if t is None else t[:, :-num_replayed], env_outputs)
-  num_env_frames_and_train, update_stats = apply_gradients(
-      gradients, variables,
-      tf.size(env_outputs.done) * config.num_action_repeats, config,
-      hyperparameters)
+  return (tf.gradients(total_loss, agent.trainable_variables), stats,
+          env_outputs)
+
+
+def sum_replicas(gradients, stats):
+  """Combines the replicas' gradients and stats.
+
+  The loss is a sum over the batch (paper Appendix D), so the whole batch's
+  loss is the sum of the parts' losses and its gradient the sum of their
+  gradients: summed, this is exactly the one-learner update. Stats named
+  `*_loss` are summed, `*_norm` (norms of per-step quantities) combined as
+  the root of their summed squares; others are means over the (equal)
+  parts.
+
+  Args:
+    gradients: K lists of gradients (None where a variable has none).
+    stats: K dicts of scalars.
+
+  Returns:
+    (gradients, stats).
+  """
+  if len(gradients) == 1:
+    return gradients[0], stats[0]
+  summed = [None if all(g is None for g in per_variable) else
+            tf.add_n([g for g in per_variable if g is not None])
+            for per_variable in zip(*gradients)]
+  combined = {}
+  for key in stats[0]:
+    values = [s[key] for s in stats]
+    if key.endswith('_loss'):
+      combined[key] = tf.add_n(values)
+    elif key.endswith('_norm'):  # Over disjoint parts of the batch.
+      combined[key] = tf.sqrt(tf.add_n([tf.square(v) for v in values]))
+    else:
+      combined[key] = tf.add_n(values) / len(values)
+  return summed, combined
+
+
+def concat_parts(level_names, env_outputs):
+  """The parts' level names [B/K] and env_outputs [T, B/K] joined on B."""
+  if len(level_names) == 1:
+    return level_names[0], env_outputs[0]
+  return tf.concat(level_names, 0), nest.map_structure(
+      lambda *t: None if t[0] is None else tf.concat(t, 1), *env_outputs)
+
+
+def build_replicas(agent, parts, config, replica_fn=replica_gradients):
+  """Each part of the batch on its learner device; gradients summed.
+
+  Args:
+    agent: networks.Agent.
+    parts: K time-major ActorOutputs, one per learner device.
+    config: Config.
+    replica_fn: (agent, part, config) -> (gradients, stats, env_outputs) on
+      one replica's device: replica_gradients, or a variant (the benchmark's
+      XLA-compiled one).
+
+  Returns:
+    (gradients summed over the replicas, stats (sum_replicas), level names
+    [B] and env_outputs [T, B], the parts joined again).
+  """
+  devices = learner_devices(config)
+  replicas = []
+  for i, (device, part) in enumerate(zip(devices, parts)):
+    with tf.device(device), tf.name_scope('learner_%d' % i):
+      replicas.append(replica_fn(agent, part, config))
+  gradients, stats, env_outputs = zip(*replicas)
+  with tf.device(HOST_DEVICE):
+    level_name, env_outputs = concat_parts([p.level_name for p in parts],
+                                           env_outputs)
+  with tf.device(devices[0]):
+    gradients, stats = sum_replicas(gradients, stats)
+  return gradients, stats, level_name, env_outputs
+
+
+def build_learner(agent, data, config, replica_fn=replica_gradients):
+  """Unrolls the agent over the batch, computes V-trace and updates.
+
+  With `num_learners` K > 1, in-graph data parallelism: each of K replicas
+  unrolls and differentiates B/K trajectories on its own device, their
+  gradients are summed and one RMSProp update follows (build_replicas).
+
+  Args:
+    agent: networks.Agent.
+    data: ActorOutput, time-major: env_outputs and agent_outputs [T+1, B];
+      or the list of its K parts from stage().
+    config: Config.
+    replica_fn: as in build_replicas.
+
+  Returns:
+    LearnerOutputs; running `num_env_frames` trains one step. With replay
+    (the batch's last trajectories replayed), frames and episodes are those
+    of the fresh trajectories only: frames count once, when produced.
+  """
+  parts = data if isinstance(data, list) else split_batch(
+      data, config.num_learners)
+  with tf.device(HOST_DEVICE):  # The replicas share them.
+    hyperparameters = hyperparameter_variables(config)
+  with variables_on(HOST_DEVICE):  # Optimizer slots, the frame counter.
+    gradients, stats, level_name, env_outputs = build_replicas(
+        agent, parts, config, replica_fn)
+    num_replayed = replay.num_replayed(config.batch_size,
+                                       config.replay_proportion)
+    if num_replayed:  # Replayed trajectories come last: not counted again.
+      level_name = level_name[:-num_replayed]
+      env_outputs = nest.map_structure(
+          lambda t: t if t is None else t[:, :-num_replayed], env_outputs)
+    with tf.device(learner_devices(config)[0]):
+      num_env_frames_and_train, update_stats = apply_gradients(
+          gradients, agent.trainable_variables,
+          tf.size(env_outputs.done) * config.num_action_repeats, config,
+          hyperparameters)
   stats.update(update_stats)
   return LearnerOutputs(level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)
@@ -306,6 +461,29 @@ def make_queue(actor_output, shared_name=None):
   return queue
 
 
+def stage(data, config):
+  """Splits the batch, one part per replica, and stages each on its device.
+
+  The StagingArea prepares the next batch while the learner computes on
+  this one (paper section 3.1), and copies it to the learner's device while
+  it does (the host-to-device copy is hidden); it adds up to one step of
+  policy lag.
+
+  Returns:
+    (stage_op, the K staged parts).
+  """
+  stage_ops, parts = [], []
+  for device, part in zip(learner_devices(config),
+                          split_batch(data, config.num_learners)):
+    flat = nest.flatten(part)
+    with tf.device(device):
+      area = data_flow_ops.StagingArea([t.dtype for t in flat],
+                                       [t.shape for t in flat])
+      stage_ops.append(area.put(flat))
+      parts.append(nest.pack_sequence_as(part, area.get()))
+  return tf.group(stage_ops), parts
+
+
 def build_learner_from_queue(agent, queue, structure, config):
   """Dequeues a batch, stages it, builds the learner. (stage_op, outputs).
 
@@ -314,32 +492,55 @@ def build_learner_from_queue(agent, queue, structure, config):
   """
   num_replayed = replay.num_replayed(config.batch_size,
                                      config.replay_proportion)
-  dequeued = nest.pack_sequence_as(
-      structure, queue.dequeue_many(config.batch_size - num_replayed))
-  if num_replayed:
-    dequeued = replay.add_replayed(dequeued, num_replayed,
-                                   config.replay_buffer_size)
-  dequeued = make_time_major(dequeued)
-  # The StagingArea prepares the next batch while the learner computes on
-  # this one (paper section 3.1); it adds up to one step of policy lag.
-  flat = nest.flatten(dequeued)
-  area = data_flow_ops.StagingArea([t.dtype for t in flat],
-                                   [t.shape for t in flat])
-  stage_op = area.put(flat)
-  data = nest.pack_sequence_as(structure, area.get())
-  return stage_op, build_learner(agent, data, config)
+  with tf.device(HOST_DEVICE):
+    dequeued = nest.pack_sequence_as(
+        structure, queue.dequeue_many(config.batch_size - num_replayed))
+    if num_replayed:
+      dequeued = replay.add_replayed(dequeued, num_replayed,
+                                     config.replay_buffer_size)
+    dequeued = make_time_major(dequeued)
+  stage_op, parts = stage(dequeued, config)
+  return stage_op, build_learner(agent, parts, config)
+
+
+@contextlib.contextmanager
+def variables_on(device):
+  """Places every variable created inside on `device`, local ones excepted.
+
+  The agent's variables, the optimizer's slots and the frame counter go to
+  the learner host's CPU (HOST_DEVICE), as the release's distributed mode
+  does: actors read the variables at every step, from host memory, and the
+  learner's replicas once a step. An actor's own state (local variables,
+  actor.build_actor) stays with the actor.
+  """
+  def creator(next_creator, **kwargs):
+    if tf.compat.v1.GraphKeys.LOCAL_VARIABLES in (kwargs.get('collections')
+                                                  or ()):
+      return next_creator(**kwargs)
+    with tf.device(device):
+      return next_creator(**kwargs)
+
+  with tf.variable_creator_scope(creator):
+    yield
 
 
 # ---------------------------------------------------------------------------
 # The learner's loop.
 
 
-def session_config(num_actors):
+def session_config(num_actors, config=None):
+  """The sessions' settings; given the run's `config`, the learner's
+  logical CPU devices."""
   # Actors block in their environment ops: give them threads of their own.
-  return tf.compat.v1.ConfigProto(
+  proto = tf.compat.v1.ConfigProto(
       inter_op_parallelism_threads=num_actors + 4,
       intra_op_parallelism_threads=os.cpu_count() or 1,
       allow_soft_placement=True)
+  if config is not None and config.learner_device == 'cpu':
+    # K learners on a CPU-only machine: K logical CPU devices. A session
+    # given a ConfigProto does not see tf.config's logical devices.
+    proto.device_count['CPU'] = config.num_learners
+  return proto
 
 
 @contextlib.contextmanager
@@ -382,10 +583,12 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
           log_step_count_steps=None, hooks=hooks,
           config=session_config) as session:
     frames = int(session.run(num_env_frames))
+    check_devices(session._tf_sess().list_devices(), config)  # pylint: disable=protected-access
     logging.info('%s', progress_lib.describe_run(
-        config, logdir, frames, outputs.num_env_frames.device, master))
+        config, logdir, frames, describe_devices(config), master))
     progress = progress_lib.Progress(logdir, config, frames,
                                      config.log_interval_secs)
+    progress.write_text('learner/devices', describe_devices(config), frames)
     try:
       session.run(stage_op)  # Fill the StagingArea.
       while frames < config.total_environment_frames and not stop.is_set():

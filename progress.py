@@ -58,7 +58,7 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
       '  actors   %d x %d environments, unroll %d, %d frame%s per step' % (
           c.num_actors, c.envs_per_actor, c.unroll_length,
           c.num_action_repeats, '' if c.num_action_repeats == 1 else 's'),
-      '  learner  batch %d on %s%s (%d CPU cores here)' % (
+      '  learner  batch %d, %s%s (%d CPU cores here)' % (
           c.batch_size, learner_device, ' via ' + master if master else '',
           os.cpu_count() or 1),
       '  update   RMSProp lr %g annealed linearly to 0 at frame %d, epsilon '
@@ -246,6 +246,14 @@ class Progress:
     diagnosis = bottleneck.diagnose(figures)
     if diagnosis:
       logging.info('%s', diagnosis)
+
+  def write_text(self, tag, text, frames):
+    """A text summary (TensorBoard's Text tab), e.g. the learner's devices."""
+    summary = tf.compat.v1.Summary()
+    value = summary.value.add(tag=tag, tensor=tf.make_tensor_proto(text))
+    value.metadata.plugin_data.plugin_name = 'text'
+    self._writer.add_summary(summary, frames)
+    self._writer.flush()
 
   def close(self):
     self._writer.close()

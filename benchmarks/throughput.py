@@ -39,13 +39,30 @@ training has environments, and with one per core (the machine's ceiling),
 and the ratios of training to both.
 
 `--learner_only` times the learner step alone on fixed data of the run's
-shapes (no actors): as built by experiment.py, and with the unroll, losses
-and gradients compiled by XLA (`tf.function(jit_compile=True)`), and
-traces one step (RunMetadata) to report the time V-trace takes inside it.
+shapes (no actors; staged and split over the learner devices as in
+training): as built by experiment.py, and with the unroll, losses and
+gradients compiled by XLA (`jit_scope`), and traces one step (RunMetadata)
+to report the time V-trace takes inside it; it prints steps/s and the
+frames/s the learner can consume (batch x unroll x action repeats per
+step). `--compare_num_learners=1,2` measures each K in the same run, with
+ratios to the first row; `--learner_device` and `--network` choose the
+rest. For a GPU table:
+
+  python benchmarks/throughput.py --learner_only --network=shallow \
+      --compare_num_learners=1,2        # Atari shapes: T=20, B=32
+  python benchmarks/throughput.py --learner_only --network=deep \
+      --compare_num_learners=1,2
+  PYTHONPATH=tests/fake_deepmind_lab python benchmarks/throughput.py \
+      --learner_only --level_name=rooms_watermaze --num_actors=32 \
+      --learner_steps=10                 # DMLab shapes: deep LSTM, T=100
+  python benchmarks/throughput.py --num_actors=$(nproc)   # Pong training,
+      # all cores as actors, then the raw emulator and Table 1's rows
 
 The XLA variant was 1.8x (T=20) to 2.9x (T=100) slower than experiment.py's
 graph on this 2-core AVX2 CPU (XLA's CPU convolutions are not oneDNN's), so
-experiment.py keeps its graph, with only V-trace compiled.
+experiment.py keeps its graph, with only V-trace compiled. (It was measured
+then as one `tf.function(jit_compile=True)`; such a function cannot read
+variables on another device, and the learner's live on the host CPU.)
 
 `--intra_op_threads` overrides learner.session_config's intra-op threads
 (1 and 2 measured the same on 2 cores). Flags other than those above are
@@ -69,8 +86,10 @@ import numpy as np
 import tensorflow as tf
 
 import actor as actor_lib
+import distributed
 import environment_benchmark
 import environments
+import experiment
 import learner as learner_lib
 import levels as levels_lib
 import networks
@@ -96,6 +115,11 @@ flags.DEFINE_bool('learner_only', False, 'Time the learner step, V-trace '
 flags.DEFINE_integer('intra_op_threads', 0, 'Session intra-op threads; 0: '
                      'learner.session_config\'s.')
 flags.DEFINE_integer('learner_steps', 30, 'Timed steps for --learner_only.')
+flags.DEFINE_bool('xla', True, 'With --learner_only: also time the '
+                  'XLA-compiled variant.')
+flags.DEFINE_list('compare_num_learners', [],
+                  'With --learner_only: measure each of these --num_learners '
+                  'in this run (e.g. 1,2), with ratios to the first.')
 
 Measurement = collections.namedtuple('Measurement', [
     'config', 'fps', 'actor_fps', 'learner_steps_per_sec', 'learner_step_ms',
@@ -176,29 +200,27 @@ def measure_training(config, seconds, warmup_seconds):
   """Trains as experiment.train does for warm-up + `seconds`; a Measurement."""
   with tf.Graph().as_default() as graph:
     tf.compat.v1.set_random_seed(FLAGS.seed)
-    agent = actor_lib.make_agent(config)
-    actor_outputs, _ = actor_lib.build_actors(agent, config,
-                                               config.num_actors)
-    queue = learner_lib.make_queue(actor_outputs[0])
-    enqueue_ops = [queue.enqueue_many(nest.flatten(output))
-                   for output in actor_outputs]
+    training = experiment.build_training(config)
+    agent, queue = training.agent, training.queue
+    enqueue_ops, stage_op = training.enqueue_ops, training.stage_op
+    outputs = training.outputs
     queue_size = queue.size()
     close_queue = queue.close(cancel_pending_enqueues=True)
-    structure = nest.map_structure(lambda t: None, actor_outputs[0])
-    stage_op, outputs = learner_lib.build_learner_from_queue(
-        agent, queue, structure, config)
-    # Inference alone, on the actor's batch (timed after training).
+    # Inference alone, on the actor's batch and device (timed after
+    # training).
     k = config.envs_per_actor
-    frame_shape = actor_outputs[0].env_outputs.observation[0].shape[2:]
+    frame_shape = training.actor_outputs[0].env_outputs.observation[0].shape[
+        2:]
     inference_inputs = (
         tf.zeros([k], tf.int32),
         environments.StepOutput(
             reward=tf.zeros([k]), info=None, done=tf.zeros([k], tf.bool),
             observation=(tf.zeros([k] + frame_shape.as_list(), tf.uint8),
                          tf.fill([k], ''))))
-    inference, _ = agent(inference_inputs, agent.initial_state(k))
+    with tf.device(learner_lib.HOST_DEVICE):
+      inference, _ = agent(inference_inputs, agent.initial_state(k))
 
-    session_config = learner_lib.session_config(config.num_actors)
+    session_config = learner_lib.session_config(config.num_actors, config)
     if FLAGS.intra_op_threads:
       session_config.intra_op_parallelism_threads = FLAGS.intra_op_threads
     session_creator = tf.compat.v1.train.ChiefSessionCreator(
@@ -308,16 +330,19 @@ def raw_frames_per_second(config, processes, seconds):
 
 
 def _fixed_batch(config, agent):
-  """An ActorOutput-like time-major batch of variables with random values."""
+  """An ActorOutput-like time-major batch of host variables, random values,
+  with the shapes of the run's environments (distributed.trajectory_specs)."""
   t, b = config.unroll_length + 1, config.batch_size
   rng = np.random.RandomState(0)
   num_actions = config.num_actions
+  frame_shape = distributed.trajectory_specs(
+      config).env_outputs.observation[0].shape[2:].as_list()
 
   def var(name, value):
     return tf.compat.v1.get_local_variable(name, initializer=value,
                                            use_resource=True).read_value()
 
-  frames = var('frames', rng.randint(0, 256, [t, b, 84, 84, 4]).astype(
+  frames = var('frames', rng.randint(0, 256, [t, b] + frame_shape).astype(
       np.uint8))
   env_outputs = environments.StepOutput(
       reward=var('reward', rng.randint(-1, 2, [t, b]).astype(np.float32)),
@@ -326,7 +351,8 @@ def _fixed_batch(config, agent):
                                                                  tf.int32),
           game_over=tf.zeros([t, b], tf.bool)),
       done=var('done', rng.rand(t, b) < 0.01),
-      observation=(frames, tf.fill([t, b], '')))
+      observation=(frames, tf.fill([t, b], 'pick the red object' if
+                                   config.use_instruction else '')))
   agent_outputs = networks.AgentOutput(
       action=var('action', rng.randint(0, num_actions, [t, b]).astype(
           np.int32)),
@@ -339,72 +365,109 @@ def _fixed_batch(config, agent):
       agent_outputs=agent_outputs)
 
 
-def build_xla_learner(agent, data, config):
-  """learner.build_learner with the unroll, losses and gradients in one
-  `tf.function(jit_compile=True)`; clipping and RMSProp as there."""
-  variables = agent.trainable_variables
-
-  @tf.function(jit_compile=True)
-  def loss_and_gradients(actions, rewards, dones, frames, behaviour_logits,
-                         agent_state):
-    with tf.GradientTape() as tape:
-      env = environments.StepOutput(
-          reward=rewards, info=None, done=dones,
-          observation=(frames, None))
-      learner_outputs, _ = agent.unroll(actions, env, agent_state)
-      total_loss, stats, _ = learner_lib.learner_loss(
-          learner_outputs,
-          networks.AgentOutput(actions, behaviour_logits, None),
-          env, config)
-    return stats, tape.gradient(total_loss, variables)
-
-  stats, gradients = loss_and_gradients(
-      data.agent_outputs.action, data.env_outputs.reward,
-      data.env_outputs.done, data.env_outputs.observation[0],
-      data.agent_outputs.policy_logits, data.agent_state)
-  num_env_frames_and_train, _ = learner_lib.apply_gradients(
-      gradients, variables, 1, config)
-  return num_env_frames_and_train, stats
+def xla_replica_gradients(agent, data, config):
+  """learner.replica_gradients with its ops (unroll, losses, gradients)
+  compiled by XLA: marked with `jit_scope`, clustered per device. (A
+  `tf.function(jit_compile=True)` cannot read variables on another device:
+  the learner's live on the host's CPU.)"""
+  with tf.xla.experimental.jit_scope(compile_ops=True,
+                                     separate_compiled_gradients=False):
+    return learner_lib.replica_gradients(agent, data, config)
 
 
-def measure_learner(config, steps):
-  """Learner step times (ms) as built by experiment.py and with XLA, and
-  V-trace's time inside the traced step (ms)."""
-  results = collections.OrderedDict()
-  for variant in ('learner.build_learner', 'XLA loss+gradients'):
-    with tf.Graph().as_default():
-      tf.compat.v1.set_random_seed(0)
+LEARNER_VARIANTS = collections.OrderedDict([
+    ('graph (experiment.py)', learner_lib.replica_gradients),
+    ('XLA loss+gradients', xla_replica_gradients),
+])
+
+
+def measure_learner(config, steps, variant):
+  """The learner's step as in training (staged batch, K replicas, one
+  update) on fixed data, `variant`'s gradients: wall ms per step (median,
+  best), this process's CPU ms per step (all threads: steadier than wall
+  time on a shared machine) and V-trace's ms inside the traced step."""
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(0)
+    with tf.device(learner_lib.HOST_DEVICE), \
+        learner_lib.variables_on(learner_lib.HOST_DEVICE):
       agent = actor_lib.make_agent(config)
       data = _fixed_batch(config, agent)
       # Creates the variables (the actors do it in training).
       agent((data.agent_outputs.action[0], nest.map_structure(
           lambda t: t[0], data.env_outputs)), agent.initial_state(
               config.batch_size))
-      if variant.startswith('XLA'):
-        fetch, _ = build_xla_learner(agent, data, config)
-      else:
-        fetch = learner_lib.build_learner(agent, data, config).num_env_frames
-      with tf.compat.v1.train.MonitoredSession(
-          session_creator=tf.compat.v1.train.ChiefSessionCreator(
-              config=learner_lib.session_config(1))) as monitored:
-        session = monitored._tf_sess()  # pylint: disable=protected-access
-        for _ in range(3):
-          session.run(fetch)
-        times = []
-        for _ in range(steps):
-          start = time.perf_counter()
-          session.run(fetch)
-          times.append(time.perf_counter() - start)
-        options = tf.compat.v1.RunOptions(
-            trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
-        vtrace_ms = []
-        for _ in range(5):
-          metadata = tf.compat.v1.RunMetadata()
-          session.run(fetch, options=options, run_metadata=metadata)
-          vtrace_ms.append(_vtrace_ms(metadata))
-      results[variant] = (1e3 * np.median(times), 1e3 * np.min(times),
-                          np.median(vtrace_ms))
-  return results
+    stage_op, parts = learner_lib.stage(data, config)
+    outputs = learner_lib.build_learner(agent, parts, config,
+                                        LEARNER_VARIANTS[variant])
+    fetch = (outputs.num_env_frames, stage_op)
+    with tf.compat.v1.train.MonitoredSession(
+        session_creator=tf.compat.v1.train.ChiefSessionCreator(
+            config=learner_lib.session_config(1, config))) as monitored:
+      session = monitored._tf_sess()  # pylint: disable=protected-access
+      session.run(stage_op)
+      for _ in range(3):
+        session.run(fetch)
+      times = []
+      cpu_start = time.process_time()
+      for _ in range(steps):
+        start = time.perf_counter()
+        session.run(fetch)
+        times.append(time.perf_counter() - start)
+      cpu_ms = 1e3 * (time.process_time() - cpu_start) / steps
+      options = tf.compat.v1.RunOptions(
+          trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+      vtrace_ms = []
+      for _ in range(5):
+        metadata = tf.compat.v1.RunMetadata()
+        session.run(fetch, options=options, run_metadata=metadata)
+        vtrace_ms.append(_vtrace_ms(metadata))
+  return (1e3 * np.median(times), 1e3 * np.min(times), cpu_ms,
+          np.median(vtrace_ms))
+
+
+def print_learner_table(config, num_learners_list):
+  """Learner-only rows for each K and variant, against K=1 graph."""
+  frames_per_step = (config.batch_size * config.unroll_length *
+                     config.num_action_repeats)
+  print('Learner step alone, %s %s, batch %d x unroll %d (fixed data, '
+        'staged), learner device %s, %d cores:' % (
+            config.network, config.core, config.batch_size,
+            config.unroll_length, device_name(config), os.cpu_count()))
+  print('  %-3s %-22s %9s %9s %9s %12s %8s %9s %8s %10s %6s' % (
+      'K', 'variant', 'ms median', 'ms best', 'steps/s', 'frames/s',
+      'vs first', 'CPU ms', 'vs first', 'V-trace ms', 'load'))
+  baseline = cpu_baseline = None
+  for k in num_learners_list:
+    for variant in LEARNER_VARIANTS:
+      if variant.startswith('XLA') and not FLAGS.xla:
+        continue
+      if variant.startswith('XLA') and config.use_instruction:
+        print('  %-3d %-22s  n/a: the instruction\'s string ops do not '
+              'compile' % (k, variant))
+        continue
+      try:
+        median, best, cpu_ms, vtrace_ms = measure_learner(
+            config._replace(num_learners=k), FLAGS.learner_steps, variant)
+      except (tf.errors.OpError, ValueError) as e:
+        print('  %-3d %-22s  failed: %s' % (k, variant,
+                                             str(e).strip().split("\n")[-1][:200]))
+        continue
+      baseline, cpu_baseline = baseline or median, cpu_baseline or cpu_ms
+      print('  %-3d %-22s %9.1f %9.1f %9.2f %12.0f %7.2fx %9.1f %7.2fx '
+            '%10.3f %6.2f' % (
+                k, variant, median, best, 1e3 / median,
+                frames_per_step * 1e3 / median, baseline / median, cpu_ms,
+                cpu_baseline / cpu_ms, vtrace_ms, load_average()))
+      sys.stdout.flush()
+
+
+def device_name(config):
+  """The learner device type and, for GPUs, the model."""
+  if config.learner_device != 'gpu':
+    return 'cpu'
+  gpus = tf.config.list_physical_devices('GPU')
+  details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+  return 'gpu (%s)' % details.get('device_name', 'unknown')
 
 
 def _vtrace_ms(metadata):
@@ -498,6 +561,28 @@ def print_raw(m, raw_envs, raw_cores):
   sys.stdout.flush()
 
 
+# Paper Table 1 (Espeholt et al. 2018), single-machine rows: environment
+# frames/s of the shallow model on two DMLab tasks (seekavoid_arena_01,
+# rooms_keys_doors_puzzle), Nvidia P100; ../shared/reference/
+# impala_throughput.csv. (architecture, CPUs, GPUs, task 1, task 2)
+PAPER_TABLE_1 = (
+    ('A3C 32 workers', 64, 0, 6500, 9000),
+    ('IMPALA 48 actors', 48, 0, 17000, 20500),
+    ('IMPALA (dyn. batch) 48 actors', 48, 1, 21000, 24000),
+)
+
+
+def print_paper_rows(m):
+  print('Paper Table 1, single machine (DMLab tasks 1/2, shallow model, '
+        'P100), against this run (%s, %d CPUs, learner %s): %.0f frames/s' % (
+            m.config.level_set.name, os.cpu_count(),
+            device_name(m.config), m.fps))
+  for name, cpus, gpus, task1, task2 in PAPER_TABLE_1:
+    print('  %-31s %3d CPUs %d GPU %7d %7d frames/s   this run = %.0f%% of '
+          'task 1' % (name, cpus, gpus, task1, task2, 100 * m.fps / task1))
+  sys.stdout.flush()
+
+
 def efficiency(m):
   """Frames per CPU-second of ours: less sensitive to other load."""
   return m.fps / max(m.cpu_self + m.cpu_children, 1e-9)
@@ -570,17 +655,18 @@ def main(argv):
         raise ValueError('--%s must be >= 0.' % name)
     if FLAGS.sweep:
       sweep_grid(config)
+    num_learners_list = [int(k) for k in FLAGS.compare_num_learners] or [
+        config.num_learners]
+    for k in num_learners_list:
+      config_lib.resolve_learner_device(
+          config.learner_device, k, config.batch_size,
+          len(tf.config.list_physical_devices('GPU')))
   except (ValueError, ImportError) as e:
     sys.exit('throughput.py: error: %s' % e)
   print('%d cores; load average %.2f at start.' % (os.cpu_count(),
                                                     load_average()))
   if FLAGS.learner_only:
-    print('Learner step alone, %s, batch %d x unroll %d (fixed data):' % (
-        config.network, config.batch_size, config.unroll_length))
-    for variant, (median, best, vtrace_ms) in measure_learner(
-        config, FLAGS.learner_steps).items():
-      print('  %-26s %7.1f ms median (%.1f best); V-trace inside: %.3f ms' %
-            (variant, median, best, vtrace_ms))
+    print_learner_table(config, num_learners_list)
     shapes = [(config.unroll_length, config.batch_size)]
     if shapes[0] != (100, 32):
       shapes.append((100, 32))  # TorchBeast's 670 us were measured here.
@@ -604,6 +690,7 @@ def main(argv):
     raw_cores = raw_frames_per_second(config, os.cpu_count(),
                                       FLAGS.raw_seconds)
     print_raw(measured, raw_envs, raw_cores)
+  print_paper_rows(measured)
 
 
 if __name__ == '__main__':

@@ -368,7 +368,8 @@ def _kill_launched(launcher):
 
 
 @pytest.mark.parametrize('extra_flags,budget', [
-    ([], 3000),
+    # With two synchronous learners: the learner task owns both devices.
+    (['--num_learners=2'], 3000),
     # Table 2's settings build the same learner graph (replay, correction).
     (['--replay_proportion=0.5', '--off_policy_correction=epsilon'], 300),
 ])
@@ -388,6 +389,8 @@ def test_launcher_trains_to_the_budget_and_all_exit(tmp_path, extra_flags,
     for task in (0, 1):
       assert 'actor %d: training finished' % task in text, launcher.tail()
     assert 'launcher: the learner exited with status 0' in text
+    if '--num_learners=2' in extra_flags:
+      assert '2 learners on /cpu:0, /cpu:1' in text
     assert _checkpoint_frames(logdir) >= budget
   finally:
     _kill_launched(launcher)

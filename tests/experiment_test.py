@@ -126,6 +126,19 @@ def test_catch_learns_within_budget_and_lr_zero_does_not(tmp_path):
   assert float(control_rows[-1]['policy_entropy_ratio']) > 0.9
 
 
+def test_catch_learns_with_two_learners(tmp_path):
+  """--num_learners=2 (two logical CPU devices here) learns catch within the
+  same frame budget as one learner (the test above)."""
+  logdir = str(tmp_path / 'two')
+  result = run_experiment('--level_name=catch', '--logdir=' + logdir,
+                          '--seed=3', '--num_learners=2', timeout=300)
+  check_ok(result)
+  assert '2 learners on /cpu:0, /cpu:1' in result.stderr
+  rows = read_progress(logdir)
+  assert int(rows[-1]['frames']) <= 150e3 + 2000
+  assert float(rows[-1]['mean_episode_return']) >= 0.9
+
+
 # ---------------------------------------------------------------------------
 # The losses, against NumPy.
 
@@ -277,6 +290,10 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
     (['--level_name=dmlab30'], 'DeepMind Lab'),
     (['--level_name=seekavoid_arena_01'], 'DeepMind Lab'),
     (['--logdir=/proc/impala_cannot_write_here'], 'cannot be written'),
+    (['--num_learners=3'], 'does not split into --num_learners=3'),
+    (['--num_learners=0'], '--num_learners must be >= 1'),
+    (['--learner_device=gpu', '--num_learners=64', '--batch_size=64',
+      '--num_actors=8'], '--num_learners=64 needs as many GPUs'),
 ])
 def test_bad_input_is_a_one_line_error_before_any_process(args, message):
   start = time.time()
