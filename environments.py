@@ -37,6 +37,7 @@ import collections
 import functools
 import os
 import shutil
+import tempfile
 
 import numpy as np
 
@@ -358,7 +359,8 @@ class PyProcessAtari:
 
 
 # ---------------------------------------------------------------------------
-# DeepMind Lab, written against /work/shared/reference/dmlab_python_api.md.
+# DeepMind Lab: written against its documented Python API, checked against a
+# real build (google-deepmind/lab b1db91a; tests/dmlab_real_test.py).
 
 # The IMPALA action set (paper Table D.2) as DeepMind Lab 7-vectors:
 # (LOOK_LEFT_RIGHT_PIXELS_PER_FRAME, LOOK_DOWN_UP_PIXELS_PER_FRAME,
@@ -388,8 +390,37 @@ DMLAB_INSTALL_MESSAGE = (
     '//python/pip_package:build_pip_package\n'
     '  ./bazel-bin/python/pip_package/build_pip_package /tmp/dmlab_pkg\n'
     '  pip install /tmp/dmlab_pkg/deepmind_lab-*.whl\n'
-    'psychlab_* levels also need the Brady et al. (2008) image data set '
-    '(dataset_path). Atari and catch levels need none of this.')
+    'psychlab_arbitrary_visuomotor_mapping and psychlab_continuous_recognition '
+    'also need the Brady et al. (2008) image data set (--dataset_path). Atari '
+    'and catch levels need none of this.')
+
+# DMLab-30 levels that read the Brady, Konkle, Alvarez & Oliva (2008) images
+# (the level scripts' `datasets.brady_konkle_oliva2008`); the other two
+# psychlab levels draw their stimuli procedurally.
+DMLAB_LEVELS_NEEDING_DATASET = ('psychlab_arbitrary_visuomotor_mapping',
+                                'psychlab_continuous_recognition')
+
+# Where compiled DMLab maps are kept when no level cache is given (as the
+# release's LocalLevelCache): procedural levels compile a map per episode,
+# seconds to minutes of q3map2 each, so every process shares one cache.
+DEFAULT_DMLAB_LEVEL_CACHE = os.path.join(tempfile.gettempdir(),
+                                         'impala_dmlab_level_cache')
+
+
+def check_dmlab_dataset(level, config=None, dataset_path=None):
+  """Raises ValueError if `level` needs the psychlab data set and has none.
+
+  Without it DeepMind Lab fails only inside its level script, with a Lua
+  traceback, or aborts the process.
+  """
+  name = level.rsplit('/', 1)[-1]
+  if name in DMLAB_LEVELS_NEEDING_DATASET and not (
+      dataset_path or (config or {}).get('datasetPath')):
+    raise ValueError(
+        'DMLab level %r needs the Brady et al. (2008) image data set: pass '
+        'its directory as dataset_path (--dataset_path), see '
+        'https://github.com/google-deepmind/lab/tree/master/data/brady_konkle_oliva2008.'
+        % (level,))
 
 
 def check_dmlab_available():
@@ -456,7 +487,8 @@ class PyProcessDmLab:
   `num_action_repeats` frames (4 in the paper); each episode reset with a
   seed drawn from `seed`. `config` is completed by `dmlab_config`
   (96 x 72 unless given; test mode; dataset path). `level_cache` is an object
-  with `fetch`/`write` or a directory (a `LocalLevelCache`).
+  with `fetch`/`write` or a directory (a `LocalLevelCache`); None means
+  `DEFAULT_DMLAB_LEVEL_CACHE`, False none.
   """
 
   def __init__(self, level, config, num_action_repeats, seed,
@@ -469,8 +501,13 @@ class PyProcessDmLab:
     self._num_action_repeats = _check_int('num_action_repeats',
                                           num_action_repeats, 1)
     self._rng = np.random.RandomState(int(seed) % (2**32))
+    check_dmlab_dataset(level, config, dataset_path)
     if runfiles_path:
       deepmind_lab.set_runfiles_path(runfiles_path)
+    if level_cache is None:
+      level_cache = DEFAULT_DMLAB_LEVEL_CACHE
+    elif level_cache is False:
+      level_cache = None
     if isinstance(level_cache, str):
       level_cache = LocalLevelCache(level_cache)
     self._observation_names = ['RGB_INTERLEAVED', 'INSTR']
@@ -482,7 +519,8 @@ class PyProcessDmLab:
     self._game = _GameAccounting()
 
   def _reset(self):
-    self._env.reset(seed=self._rng.randint(0, 2**31 - 1))
+    # DeepMind Lab takes only a Python int (ValueError for numpy integers).
+    self._env.reset(seed=int(self._rng.randint(0, 2**31 - 1)))
 
   def _observation(self):
     observations = self._env.observations()
@@ -657,7 +695,8 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
       `width` and `height` (default 96 x 72).
 
   Raises:
-    ValueError: unknown domain or Atari game.
+    ValueError: unknown domain or Atari game; a psychlab level that needs
+      the data set without `dataset_path`.
     ImportError: 'dmlab' without DeepMind Lab installed (checked here, in the
       parent, before any process starts).
   """
@@ -671,6 +710,7 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
     _split_kwargs(domain, kwargs, _DMLAB_KWARGS)
     check_dmlab_available()
     config = dict(kwargs.pop('config', None) or {})
+    check_dmlab_dataset(level, config, kwargs.get('dataset_path'))
     for key in ('width', 'height'):
       if key in kwargs:
         config[key] = kwargs.pop(key)
