@@ -19,10 +19,10 @@ with a `ClusterSpec` of job 'learner', one task, and job 'actor',
 - each actor process builds its actor graph against those variables and
   enqueues its trajectories to the learner's queue; actor N plays levels
   round-robin from environment N x envs_per_actor on
-  (experiment.create_environments), so actor N with one environment each
+  (actor.create_environments), so actor N with one environment each
   plays `levels[N % len(levels)]`;
 - only the learner writes checkpoints, summaries and progress.csv
-  (experiment.run_learner); actors log their own frames/s.
+  (learner.run_learner); actors log their own frames/s.
 Sessions see only the learner and their own task (`device_filters`), so no
 process waits for, or talks to, another actor.
 
@@ -53,16 +53,17 @@ import threading
 import time
 import traceback
 
-from absl import app
-from absl import flags
+import config as config_lib  # First: it sets TensorFlow's environment.
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import logging
 import tensorflow as tf
 
-import experiment
+import actor as actor_lib
+import learner as learner_lib
 import py_process
 
 nest = tf.nest
-FLAGS = flags.FLAGS
+FLAGS = config_lib.FLAGS
 
 LEARNER_JOB = 'learner'
 ACTOR_JOB = 'actor'
@@ -208,8 +209,8 @@ def actor_device(task):
 
 
 def session_config(job_name, task, num_actor_threads):
-  """experiment.session_config, seeing only the learner and this task."""
-  config = experiment.session_config(num_actor_threads)
+  """learner.session_config, seeing only the learner and this task."""
+  config = learner_lib.session_config(num_actor_threads)
   devices = [learner_device()]
   if job_name == ACTOR_JOB:
     devices.append(actor_device(task))
@@ -223,7 +224,7 @@ def variables_on(device):
 
   The agent's variables (Sonnet creates them at its first call) and the
   frame counter go to the learner's CPU; an actor's own state (local
-  variables, experiment.build_actor) stays with the actor.
+  variables, actor.build_actor) stays with the actor.
   """
   def creator(next_creator, **kwargs):
     if tf.compat.v1.GraphKeys.LOCAL_VARIABLES in (kwargs.get('collections')
@@ -258,8 +259,8 @@ def _finished_queue(num_actors):
 def trajectory_specs(config):
   """tf.TensorSpec nest of one actor's ActorOutput (batch-major [K, ...])."""
   with tf.Graph().as_default():  # Throwaway; its environments never start.
-    agent = experiment.make_agent(config)
-    (output,), _ = experiment.build_actors(agent, config, 1)
+    agent = actor_lib.make_agent(config)
+    (output,), _ = actor_lib.build_actors(agent, config, 1)
     return nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
                               output)
 
@@ -357,16 +358,16 @@ def run_learner_task(config, logdir, cluster, server):
   specs = trajectory_specs(config)
   cpu = learner_device() + '/cpu:0'
   with tf.Graph().as_default() as graph:
-    tf.compat.v1.set_random_seed(FLAGS.seed)
+    tf.compat.v1.set_random_seed(config.seed)
     with tf.device(learner_device()), variables_on(cpu):
-      agent = experiment.make_agent(config)
+      agent = actor_lib.make_agent(config)
       with tf.device(cpu):
-        queue = experiment.make_queue(specs, shared_name=TRAJECTORY_QUEUE)
+        queue = learner_lib.make_queue(specs, shared_name=TRAJECTORY_QUEUE)
         close_queue = queue.close(cancel_pending_enqueues=True)
         finished_size = _finished_queue(config.num_actors).size()
         _cluster_variable(cluster, on_learner=True)
       structure = nest.map_structure(lambda t: None, specs)
-      stage_op, outputs = experiment.build_learner_from_queue(
+      stage_op, outputs = learner_lib.build_learner_from_queue(
           agent, queue, structure, config)
       num_env_frames = tf.compat.v1.train.get_or_create_global_step()
     sess_config = session_config(LEARNER_JOB, 0, 0)
@@ -374,7 +375,7 @@ def run_learner_task(config, logdir, cluster, server):
     logging.info('Learner at %s; cluster %s.', cluster.learner,
                  describe(cluster))
     with _unblock_on_signals(lambda: side.run(close_queue)):
-      experiment.run_learner(config, logdir, stage_op, outputs, hooks=[],
+      learner_lib.run_learner(config, logdir, stage_op, outputs, hooks=[],
                              session_config=sess_config,
                              master=server.target)
     frames = int(side.run(num_env_frames))
@@ -446,15 +447,15 @@ class _Actor:
     self._graph = tf.Graph()
     with self._graph.as_default():
       # Actors sample actions with their own seeds.
-      tf.compat.v1.set_random_seed(FLAGS.seed * 1009 + task + 1)
+      tf.compat.v1.set_random_seed(config.seed * 1009 + task + 1)
       with tf.device(actor_device(task) + '/cpu:0'), \
           variables_on(learner_device() + '/cpu:0'):
-        agent = experiment.make_agent(config)
-        (output,), (self._level_names,) = experiment.build_actors(
+        agent = actor_lib.make_agent(config)
+        (output,), (self._level_names,) = actor_lib.build_actors(
             agent, config, 1, first_actor=task)
         self._num_env_frames = tf.compat.v1.train.get_or_create_global_step()
         with tf.device(learner_device() + '/cpu:0'):
-          queue = experiment.make_queue(output, shared_name=TRAJECTORY_QUEUE)
+          queue = learner_lib.make_queue(output, shared_name=TRAJECTORY_QUEUE)
           self._enqueue = queue.enqueue_many(nest.flatten(output))
           self._finished = _finished_queue(config.num_actors).enqueue(task)
           self._learner_cluster = _cluster_variable(
@@ -561,7 +562,7 @@ class _Actor:
         backoff, closed = .5, False
         frames += self._frames_per_unroll
         now = time.time()
-        if now - last_time >= FLAGS.log_interval_secs:
+        if now - last_time >= self._config.log_interval_secs:
           logging.info('actor %d: frames %d  fps %.0f', self._task, frames,
                        (frames - last_frames) / (now - last_time))
           last_frames, last_time = frames, now
@@ -759,8 +760,8 @@ def main(argv):
   if len(argv) > 1:
     sys.exit('distributed.py: unexpected arguments %s' % argv[1:])
   try:
-    config = experiment.resolve_config()
-    experiment.check_logdir(FLAGS.logdir)
+    config = config_lib.resolve_config()
+    config_lib.check_logdir(FLAGS.logdir)
     if FLAGS.task < 0 and FLAGS.mode != 'train':
       raise ValueError('--mode=%s runs on one machine: use experiment.py.' %
                        FLAGS.mode)

@@ -47,7 +47,7 @@ The XLA variant was 1.8x (T=20) to 2.9x (T=100) slower than experiment.py's
 graph on this 2-core AVX2 CPU (XLA's CPU convolutions are not oneDNN's), so
 experiment.py keeps its graph, with only V-trace compiled.
 
-`--intra_op_threads` overrides experiment.session_config's intra-op threads
+`--intra_op_threads` overrides learner.session_config's intra-op threads
 (1 and 2 measured the same on 2 cores). Flags other than those above are
 experiment.py's (e.g. --core).
 """
@@ -61,15 +61,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import experiment  # pylint: disable=g-import-not-at-top,wrong-import-position
+import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-order
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import actor as actor_lib
 import environment_benchmark
+import environments
+import learner as learner_lib
 import levels as levels_lib
+import networks
 import py_process
 import vtrace
 
@@ -90,7 +94,7 @@ flags.DEFINE_string('sweep_grid', '',
 flags.DEFINE_bool('learner_only', False, 'Time the learner step, V-trace '
                   'inside it, and the XLA-compiled update; no actors.')
 flags.DEFINE_integer('intra_op_threads', 0, 'Session intra-op threads; 0: '
-                     'experiment.session_config\'s.')
+                     'learner.session_config\'s.')
 flags.DEFINE_integer('learner_steps', 30, 'Timed steps for --learner_only.')
 
 Measurement = collections.namedtuple('Measurement', [
@@ -172,29 +176,29 @@ def measure_training(config, seconds, warmup_seconds):
   """Trains as experiment.train does for warm-up + `seconds`; a Measurement."""
   with tf.Graph().as_default() as graph:
     tf.compat.v1.set_random_seed(FLAGS.seed)
-    agent = experiment.make_agent(config)
-    actor_outputs, _ = experiment.build_actors(agent, config,
+    agent = actor_lib.make_agent(config)
+    actor_outputs, _ = actor_lib.build_actors(agent, config,
                                                config.num_actors)
-    queue = experiment.make_queue(actor_outputs[0])
+    queue = learner_lib.make_queue(actor_outputs[0])
     enqueue_ops = [queue.enqueue_many(nest.flatten(output))
                    for output in actor_outputs]
     queue_size = queue.size()
     close_queue = queue.close(cancel_pending_enqueues=True)
     structure = nest.map_structure(lambda t: None, actor_outputs[0])
-    stage_op, outputs = experiment.build_learner_from_queue(
+    stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
     # Inference alone, on the actor's batch (timed after training).
     k = config.envs_per_actor
     frame_shape = actor_outputs[0].env_outputs.observation[0].shape[2:]
     inference_inputs = (
         tf.zeros([k], tf.int32),
-        experiment.environments.StepOutput(
+        environments.StepOutput(
             reward=tf.zeros([k]), info=None, done=tf.zeros([k], tf.bool),
             observation=(tf.zeros([k] + frame_shape.as_list(), tf.uint8),
                          tf.fill([k], ''))))
     inference, _ = agent(inference_inputs, agent.initial_state(k))
 
-    session_config = experiment.session_config(config.num_actors)
+    session_config = learner_lib.session_config(config.num_actors)
     if FLAGS.intra_op_threads:
       session_config.intra_op_parallelism_threads = FLAGS.intra_op_threads
     session_creator = tf.compat.v1.train.ChiefSessionCreator(
@@ -315,28 +319,28 @@ def _fixed_batch(config, agent):
 
   frames = var('frames', rng.randint(0, 256, [t, b, 84, 84, 4]).astype(
       np.uint8))
-  env_outputs = experiment.environments.StepOutput(
+  env_outputs = environments.StepOutput(
       reward=var('reward', rng.randint(-1, 2, [t, b]).astype(np.float32)),
-      info=experiment.environments.StepOutputInfo(
+      info=environments.StepOutputInfo(
           episode_return=tf.zeros([t, b]), episode_step=tf.zeros([t, b],
                                                                  tf.int32),
           game_over=tf.zeros([t, b], tf.bool)),
       done=var('done', rng.rand(t, b) < 0.01),
       observation=(frames, tf.fill([t, b], '')))
-  agent_outputs = experiment.networks.AgentOutput(
+  agent_outputs = networks.AgentOutput(
       action=var('action', rng.randint(0, num_actions, [t, b]).astype(
           np.int32)),
       policy_logits=var('logits', rng.randn(t, b, num_actions).astype(
           np.float32)),
       baseline=var('baseline', rng.randn(t, b).astype(np.float32)))
-  return experiment.ActorOutput(
+  return actor_lib.ActorOutput(
       level_name=tf.fill([b], config.level_set.levels[0]),
       agent_state=agent.initial_state(b), env_outputs=env_outputs,
       agent_outputs=agent_outputs)
 
 
 def build_xla_learner(agent, data, config):
-  """experiment.build_learner with the unroll, losses and gradients in one
+  """learner.build_learner with the unroll, losses and gradients in one
   `tf.function(jit_compile=True)`; clipping and RMSProp as there."""
   variables = agent.trainable_variables
 
@@ -344,13 +348,13 @@ def build_xla_learner(agent, data, config):
   def loss_and_gradients(actions, rewards, dones, frames, behaviour_logits,
                          agent_state):
     with tf.GradientTape() as tape:
-      env = experiment.environments.StepOutput(
+      env = environments.StepOutput(
           reward=rewards, info=None, done=dones,
           observation=(frames, None))
       learner_outputs, _ = agent.unroll(actions, env, agent_state)
-      total_loss, stats, _ = experiment.learner_loss(
+      total_loss, stats, _ = learner_lib.learner_loss(
           learner_outputs,
-          experiment.networks.AgentOutput(actions, behaviour_logits, None),
+          networks.AgentOutput(actions, behaviour_logits, None),
           env, config)
     return stats, tape.gradient(total_loss, variables)
 
@@ -358,7 +362,7 @@ def build_xla_learner(agent, data, config):
       data.agent_outputs.action, data.env_outputs.reward,
       data.env_outputs.done, data.env_outputs.observation[0],
       data.agent_outputs.policy_logits, data.agent_state)
-  num_env_frames_and_train, _ = experiment.apply_gradients(
+  num_env_frames_and_train, _ = learner_lib.apply_gradients(
       gradients, variables, 1, config)
   return num_env_frames_and_train, stats
 
@@ -367,10 +371,10 @@ def measure_learner(config, steps):
   """Learner step times (ms) as built by experiment.py and with XLA, and
   V-trace's time inside the traced step (ms)."""
   results = collections.OrderedDict()
-  for variant in ('experiment.build_learner', 'XLA loss+gradients'):
+  for variant in ('learner.build_learner', 'XLA loss+gradients'):
     with tf.Graph().as_default():
       tf.compat.v1.set_random_seed(0)
-      agent = experiment.make_agent(config)
+      agent = actor_lib.make_agent(config)
       data = _fixed_batch(config, agent)
       # Creates the variables (the actors do it in training).
       agent((data.agent_outputs.action[0], nest.map_structure(
@@ -379,10 +383,10 @@ def measure_learner(config, steps):
       if variant.startswith('XLA'):
         fetch, _ = build_xla_learner(agent, data, config)
       else:
-        fetch = experiment.build_learner(agent, data, config).num_env_frames
+        fetch = learner_lib.build_learner(agent, data, config).num_env_frames
       with tf.compat.v1.train.MonitoredSession(
           session_creator=tf.compat.v1.train.ChiefSessionCreator(
-              config=experiment.session_config(1))) as monitored:
+              config=learner_lib.session_config(1))) as monitored:
         session = monitored._tf_sess()  # pylint: disable=protected-access
         for _ in range(3):
           session.run(fetch)
@@ -557,7 +561,7 @@ def run_sweep(base):
 def main(argv):
   del argv
   try:
-    config = experiment.resolve_config()
+    config = config_lib.resolve_config()
     for name in ('seconds', 'sweep_seconds'):
       if FLAGS[name].value <= 0:
         raise ValueError('--%s must be > 0.' % name)

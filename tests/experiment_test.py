@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import experiment
+import config as config_lib
+import environments
+import learner as learner_lib
 import networks
 import process_util
 
@@ -155,7 +157,7 @@ def test_loss_and_gradient_equal_numpy():
   bootstrap_value = rng.randn(batch)
   rewards = rng.randn(t_len, batch) * 2  # Some beyond [-1, 1]: clipped.
   done = rng.rand(t_len, batch) < 0.3
-  config = experiment.Config(
+  config = config_lib.Config(
       level_set=None, num_actions=num_actions, total_environment_frames=1,
       num_actors=1, envs_per_actor=1, batch_size=batch, unroll_length=t_len,
       num_action_repeats=4, network='shallow', core='feedforward',
@@ -173,10 +175,10 @@ def test_loss_and_gradient_equal_numpy():
         action=tf.constant(actions, tf.int32),
         policy_logits=tf.constant(behaviour_logits, tf.float32),
         baseline=None)
-    env = experiment.environments.StepOutput(
+    env = environments.StepOutput(
         reward=tf.constant(rewards, tf.float32), info=None,
         done=tf.constant(done), observation=None)
-    total_loss, parts = experiment.compute_loss(
+    total_loss, parts = learner_lib.compute_loss(
         learner, behaviour, env, tf.constant(bootstrap_value, tf.float32),
         config)
     grad_logits, grad_values = tf.gradients(total_loss, [logits_t, values_t])
@@ -221,7 +223,7 @@ def test_loss_and_gradient_equal_numpy():
 
 def test_soft_asymmetric_clipping_is_used():
   with tf.Graph().as_default(), tf.compat.v1.Session() as session:
-    clipped = session.run(experiment.clip_rewards(
+    clipped = session.run(learner_lib.clip_rewards(
         tf.constant([-10., -1., 0., 1., 10.]), 'soft_asymmetric'))
   r = np.array([-10., -1., 0., 1., 10.])
   expected = np.where(r < 0, 0.3, 1.) * 5 * np.tanh(r / 5)
@@ -243,13 +245,13 @@ def parsed_flags():
 
 def test_domain_defaults_follow_the_paper(parsed_flags):
   del parsed_flags
-  atari = experiment.resolve_config('atari/pong')  # Table G.1.
+  atari = config_lib.resolve_config('atari/pong')  # Table G.1.
   assert (atari.unroll_length, atari.batch_size, atari.learning_rate,
           atari.entropy_cost, atari.epsilon, atari.gradient_clipping,
           atari.num_action_repeats, atari.core) == (
               20, 32, 0.0006, 0.01, 0.01, 40., 4, 'feedforward')
   assert atari.num_actions == 6 and not atari.full_action_space
-  suite = experiment.resolve_config('atari57')
+  suite = config_lib.resolve_config('atari57')
   assert suite.network == 'deep' and suite.full_action_space
   assert suite.num_actions == 18 and len(suite.level_set.levels) == 57
 

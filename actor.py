@@ -1,0 +1,139 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""Actors (paper Figure 1, left): the policy unrolled in the environments.
+
+An actor steps `envs_per_actor` environments (child processes) with one
+batched inference per step, inside one `tf.scan` per unroll, and outputs
+`unroll_length` steps of each as an `ActorOutput`; it never computes
+gradients. Its persistent state (last environment output, agent state and
+agent output) lives in local variables, so that consecutive unrolls join up
+and checkpoints never hold it.
+"""
+
+import collections
+
+import tensorflow as tf
+
+import environments
+import levels as levels_lib
+import networks
+import py_process
+
+nest = tf.nest
+
+ActorOutput = collections.namedtuple(
+    'ActorOutput', 'level_name agent_state env_outputs agent_outputs')
+
+
+def create_environments(config, actor_index, is_test=False):
+  """The actor's environments (not started) and their level names.
+
+  Environment `g` of all actors plays `levels[g % len(levels)]`, so levels
+  are assigned round-robin as in the release.
+  """
+  level_names, processes = [], []
+  for j in range(config.envs_per_actor):
+    g = actor_index * config.envs_per_actor + j
+    level = config.level_set.levels[g % len(config.level_set.levels)]
+    if is_test:
+      level = levels_lib.evaluation_level(level)
+    domain, env_level = levels_lib.environment_level(level)
+    kwargs = {}
+    if domain == 'atari':
+      kwargs = dict(num_action_repeats=config.num_action_repeats,
+                    full_action_space=config.full_action_space,
+                    sticky_actions=config.sticky_actions,
+                    noop_max=config.noop_max)
+    elif domain == 'dmlab':
+      kwargs = dict(num_action_repeats=config.num_action_repeats,
+                    width=config.width, height=config.height,
+                    dataset_path=config.dataset_path)
+    seed = config.seed * 100003 + g + (50000 if is_test else 0)
+    processes.append(environments.create_environment(
+        domain, env_level, seed=seed, is_test=is_test, **kwargs))
+    level_names.append(level)
+  return level_names, processes
+
+
+def build_actor(agent, env, level_names, unroll_length):
+  """One actor: unrolls the agent in its environments for `unroll_length`.
+
+  Args:
+    agent: networks.Agent.
+    env: environments.FlowEnvironment over a PyProcessBatch of K envs.
+    level_names: the K level names.
+    unroll_length: T.
+
+  Returns:
+    ActorOutput with K trajectories, batch-major: level_name [K], agent_state
+    [K, ...] (the state before the first step), env_outputs and
+    agent_outputs [K, T + 1, ...], the first step being the last one of the
+    previous unroll (as in the release).
+  """
+  num_envs = len(level_names)
+  initial_env_state, initial_env_output = env.initial()
+  initial_agent_state = agent.initial_state(num_envs)
+  initial_action = tf.zeros([num_envs], dtype=tf.int32)
+  dummy_agent_output, _ = agent((initial_action, initial_env_output),
+                                initial_agent_state)
+  initial_agent_output = nest.map_structure(
+      lambda t: tf.zeros(t.shape, t.dtype), dummy_agent_output)
+
+  # What persists across unrolls: the last environment output, agent state
+  # and agent output. Local variables: they are never checkpointed.
+  def create_state(t):
+    return tf.compat.v1.get_local_variable(
+        'state_%d' % create_state.count.__next__(), initializer=t,
+        use_resource=True)
+  create_state.count = iter(range(1 << 30))
+
+  with tf.compat.v1.variable_scope(None, default_name='actor_state'):
+    persistent_state = nest.map_structure(
+        create_state, (initial_env_state, initial_env_output,
+                       initial_agent_state, initial_agent_output))
+
+  def step(input_, unused_i):
+    env_state, env_output, agent_state, agent_output = input_
+    agent_output, agent_state = agent((agent_output.action, env_output),
+                                      agent_state)
+    env_state, env_output = env.step(agent_output.action, env_state)
+    return env_state, env_output, agent_state, agent_output
+
+  first_values = nest.map_structure(lambda v: v.read_value(),
+                                    persistent_state)
+  _, first_env_output, first_agent_state, first_agent_output = first_values
+  output = tf.scan(step, tf.range(unroll_length), first_values,
+                   parallel_iterations=1)
+  _, env_outputs, _, agent_outputs = output
+
+  assign_ops = nest.map_structure(lambda v, t: v.assign(t[-1]),
+                                  persistent_state, output)
+  with tf.control_dependencies(nest.flatten(assign_ops)):
+    def batch_major(first, rest):
+      full = tf.concat([tf.expand_dims(first, 0), rest], 0)
+      return tf.transpose(full, [1, 0] + list(range(2, full.shape.ndims)))
+
+    return ActorOutput(
+        level_name=tf.constant(level_names),
+        agent_state=nest.map_structure(tf.identity, first_agent_state),
+        env_outputs=nest.map_structure(batch_major, first_env_output,
+                                       env_outputs),
+        agent_outputs=nest.map_structure(batch_major, first_agent_output,
+                                         agent_outputs))
+
+
+def make_agent(config):
+  return networks.Agent(config.num_actions, torso=config.network,
+                        core=config.core,
+                        use_instruction=config.use_instruction)
+
+
+def build_actors(agent, config, num_actors, first_actor=0, is_test=False):
+  """Builds the actors' graphs: their ActorOutputs and level names."""
+  outputs, level_names = [], []
+  for i in range(first_actor, first_actor + num_actors):
+    with tf.name_scope('actor_%d' % i):
+      names, processes = create_environments(config, i, is_test)
+      env = environments.FlowEnvironment(py_process.PyProcessBatch(processes))
+      outputs.append(build_actor(agent, env, names, config.unroll_length))
+      level_names.append(names)
+  return outputs, level_names

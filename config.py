@@ -1,0 +1,239 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""The run's settings: every flag, the paper's defaults per domain, checks.
+
+All flags of the entry points (experiment.py, distributed.py) are defined
+here, once. `resolve_config()` turns them into a `Config`: a flag left at
+`None` takes the default of the level's domain (Table G.1 for Atari,
+Table D.3 and the release for DeepMind Lab), and every value is checked
+before any process or thread starts. Builders below the entry points
+(actor.py, learner.py) read only the `Config`, never the flags.
+"""
+
+import collections
+import os
+import tempfile
+
+# oneDNN kernels make the learner about 3x faster on CPUs where TensorFlow
+# leaves them off (benchmarks/network_benchmark.py). Entry points import this
+# module before TensorFlow, so that this is set in time.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
+import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# ---------------------------------------------------------------------------
+# Flags. `None` means: the default of the level's domain (DOMAIN_DEFAULTS).
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('logdir', '/tmp/impala/agent',
+                    'Checkpoints, TensorBoard summaries, progress.csv and '
+                    'test_results.json go here.')
+flags.DEFINE_enum('mode', 'train', ['train', 'test'], 'Training or test.')
+flags.DEFINE_integer('test_num_episodes', 10,
+                     'Episodes per level in test mode.')
+
+# Distributed (see distributed.py); -1 runs everything in this process.
+flags.DEFINE_integer('task', -1, 'Task id. -1: single machine.')
+flags.DEFINE_enum('job_name', 'learner', ['learner', 'actor'],
+                  'Job name; ignored when task is -1.')
+flags.DEFINE_string('learner_address', 'localhost:8000',
+                    'host:port of the learner, the same for every process.')
+flags.DEFINE_string('actor_hosts', 'localhost',
+                    'Comma-separated host or host:port of each actor task '
+                    '(one entry for all, or one per actor), the same for '
+                    'every process. Without a port, actor N listens on '
+                    '--actor_base_port + N.')
+flags.DEFINE_integer('actor_base_port', 8001,
+                     'Port of actor 0; actor N uses this + N.')
+
+# Training.
+flags.DEFINE_integer('total_environment_frames', None,
+                     'Environment frames to train for (all levels together).')
+flags.DEFINE_integer('num_actors', None, 'Number of actors.')
+flags.DEFINE_integer('envs_per_actor', None,
+                     'Environments each actor steps with batched inference.')
+flags.DEFINE_integer('batch_size', None, 'Trajectories per learner batch.')
+flags.DEFINE_integer('unroll_length', None, 'Agent steps per trajectory.')
+flags.DEFINE_integer('num_action_repeats', None, 'Frames per agent step.')
+flags.DEFINE_integer('seed', 1, 'Random seed.')
+
+# Agent.
+flags.DEFINE_enum('network', None, ['shallow', 'deep'], 'Torso (Figure 3).')
+flags.DEFINE_enum('core', None, ['lstm', 'feedforward'], 'Core.')
+
+# Loss settings.
+flags.DEFINE_float('entropy_cost', None, 'Entropy cost/multiplier.')
+flags.DEFINE_float('baseline_cost', .5, 'Baseline cost/multiplier.')
+flags.DEFINE_float('discounting', .99, 'Discounting factor.')
+flags.DEFINE_enum('reward_clipping', None, ['abs_one', 'soft_asymmetric'],
+                  'Reward clipping.')
+flags.DEFINE_float('gradient_clipping', None,
+                   'Clip the global gradient norm to this; 0 for none.')
+
+# Environment settings.
+flags.DEFINE_string('dataset_path', '',
+                    'Path to the DMLab-30 psychlab data set, when needed.')
+flags.DEFINE_string('level_name', 'atari/pong',
+                    'catch, atari/<game>, atari57, dmlab30 or a DMLab level.')
+flags.DEFINE_integer('width', 96, 'DMLab frame width.')
+flags.DEFINE_integer('height', 72, 'DMLab frame height.')
+flags.DEFINE_bool('sticky_actions', False,
+                  'Atari: repeat the last action with probability 0.25.')
+flags.DEFINE_integer('noop_max', 30, 'Atari: up to this many no-ops at the '
+                     'start of each game.')
+
+# Optimizer settings.
+flags.DEFINE_float('learning_rate', None, 'Learning rate.')
+flags.DEFINE_float('decay', .99, 'RMSProp optimizer decay.')
+flags.DEFINE_float('momentum', 0., 'RMSProp momentum.')
+flags.DEFINE_float('epsilon', None, 'RMSProp epsilon.')
+
+# Progress and checkpoints.
+flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
+flags.DEFINE_integer('save_checkpoint_secs', 600,
+                     'Seconds between checkpoints (one is written at exit).')
+
+# Defaults per domain: Atari from paper Table G.1, DeepMind Lab from Table D.3
+# and the release's flags, DMLab-30 from the release's README command.
+DOMAIN_DEFAULTS = {
+    'atari': dict(
+        total_environment_frames=int(200e6), batch_size=32, unroll_length=20,
+        num_action_repeats=4, network='shallow', core='feedforward',
+        entropy_cost=0.01, reward_clipping='abs_one', gradient_clipping=40.,
+        learning_rate=0.0006, epsilon=0.01),
+    'atari57': dict(network='deep', total_environment_frames=int(57 * 200e6)),
+    'dmlab': dict(
+        total_environment_frames=int(1e9), batch_size=32, unroll_length=100,
+        num_action_repeats=4, network='deep', core='lstm',
+        entropy_cost=0.00025, reward_clipping='abs_one', gradient_clipping=0.,
+        learning_rate=0.00048, epsilon=0.1),
+    'dmlab30': dict(
+        total_environment_frames=int(10e9), entropy_cost=0.0033391318945337044,
+        learning_rate=0.00031866995608948655,
+        reward_clipping='soft_asymmetric'),
+    # Tuned so that the agent learns catch in about a minute on 2 cores.
+    'catch': dict(
+        total_environment_frames=int(150e3), batch_size=16, unroll_length=20,
+        num_action_repeats=1, network='shallow', core='feedforward',
+        entropy_cost=0.01, reward_clipping='abs_one', gradient_clipping=40.,
+        learning_rate=0.002, epsilon=0.01, num_actors=2, envs_per_actor=8),
+}
+
+# Actors on this machine: found by benchmarks/throughput.py --sweep (README).
+# On 2 cores (Pong, batch 32) 32 environments per actor gave 3-7% more
+# frames per CPU-second than 16 (larger inference batches) and the same as
+# 64; 2 and 4 actors of 32 were equal, and 2 use half the memory (each
+# environment process is about 9 MiB). Only 2-core machines were measured.
+def _machine_actor_defaults(level_set):
+  """Actors for this machine; enough environments for every level."""
+  cores = os.cpu_count() or 1
+  num_levels = len(level_set.levels)
+  if level_set.domain == 'dmlab':
+    # The paper's setting: one environment per actor (the release's README
+    # runs DMLab-30 with 150 actors).
+    return dict(num_actors=150 if level_set.multitask else max(cores, 4),
+                envs_per_actor=1)
+  num_actors = max(2, cores)
+  envs_per_actor = max(32, -(-num_levels // num_actors))
+  return dict(num_actors=num_actors, envs_per_actor=envs_per_actor)
+
+
+Config = collections.namedtuple('Config', [
+    'level_set', 'num_actions', 'total_environment_frames', 'num_actors',
+    'envs_per_actor', 'batch_size', 'unroll_length', 'num_action_repeats',
+    'network', 'core', 'use_instruction', 'entropy_cost', 'baseline_cost',
+    'discounting', 'reward_clipping', 'gradient_clipping', 'learning_rate',
+    'decay', 'momentum', 'epsilon', 'full_action_space',
+    # Environments, progress and test mode (read by actor.py, learner.py).
+    'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
+    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10))
+
+
+def resolve_config(level_name=None):
+  """The run's settings: flags, else the domain's defaults. Checks them all.
+
+  Raises:
+    ValueError: an unknown level or an impossible value, with the flag named.
+    ImportError: a DMLab level without DeepMind Lab installed.
+  """
+  level_set = levels_lib.resolve(level_name or FLAGS.level_name)
+  domain = level_set.domain
+  if domain == 'dmlab':
+    environments.check_dmlab_available()
+  values = dict(_machine_actor_defaults(level_set))
+  values.update(DOMAIN_DEFAULTS[domain])
+  if level_set.name in DOMAIN_DEFAULTS:
+    values.update(DOMAIN_DEFAULTS[level_set.name])
+  for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
+               'batch_size', 'unroll_length', 'num_action_repeats', 'network',
+               'core', 'entropy_cost', 'reward_clipping', 'gradient_clipping',
+               'learning_rate', 'epsilon'):
+    if FLAGS[name].value is not None:
+      values[name] = FLAGS[name].value
+  for name in ('baseline_cost', 'discounting', 'decay', 'momentum'):
+    values[name] = FLAGS[name].value
+
+  def check(condition, message):
+    if not condition:
+      raise ValueError(message)
+
+  for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
+               'batch_size', 'unroll_length', 'num_action_repeats'):
+    check(values[name] >= 1, '--%s must be >= 1, got %s.' % (name,
+                                                              values[name]))
+  for name in ('entropy_cost', 'baseline_cost', 'learning_rate',
+               'gradient_clipping', 'momentum'):
+    check(values[name] >= 0, '--%s must be >= 0, got %s.' % (name,
+                                                              values[name]))
+  check(0 <= values['discounting'] <= 1,
+        '--discounting must be in [0, 1], got %s.' % values['discounting'])
+  check(0 <= values['decay'] < 1, '--decay must be in [0, 1).')
+  check(values['epsilon'] > 0, '--epsilon must be > 0.')
+  check(FLAGS.test_num_episodes >= 1, '--test_num_episodes must be >= 1.')
+  check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
+  num_envs = values['num_actors'] * values['envs_per_actor']
+  # The queue fills whatever the batch size, but a batch larger than the
+  # number of environments would hold consecutive unrolls of one environment
+  # (correlated, and later ones older than the learner's policy).
+  check(values['batch_size'] <= num_envs,
+        '--batch_size=%d exceeds --num_actors x --envs_per_actor = %d '
+        'environments: every batch would repeat environments. Raise '
+        '--num_actors or --envs_per_actor, or lower --batch_size.' %
+        (values['batch_size'], num_envs))
+  if level_set.multitask:
+    check(num_envs >= len(level_set.levels),
+          '%s has %d levels but --num_actors x --envs_per_actor = %d: some '
+          'levels would never be played.' % (level_set.name,
+                                              len(level_set.levels), num_envs))
+  full_action_space = level_set.multitask and domain == 'atari'
+  num_actions = max(
+      environments.num_actions(*levels_lib.environment_level(level),
+                               full_action_space=full_action_space)
+      for level in level_set.levels)
+  return Config(
+      level_set=level_set, num_actions=num_actions,
+      use_instruction=(domain == 'dmlab'),
+      full_action_space=full_action_space, seed=FLAGS.seed,
+      sticky_actions=FLAGS.sticky_actions, noop_max=FLAGS.noop_max,
+      width=FLAGS.width, height=FLAGS.height,
+      dataset_path=FLAGS.dataset_path or None,
+      log_interval_secs=FLAGS.log_interval_secs,
+      save_checkpoint_secs=FLAGS.save_checkpoint_secs,
+      test_num_episodes=FLAGS.test_num_episodes, **values)
+
+
+def check_logdir(logdir):
+  """Creates `logdir` and checks that it can be written, before any process."""
+  try:
+    os.makedirs(logdir, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=logdir):
+      pass
+  except OSError as e:
+    raise ValueError('--logdir=%s cannot be written: %s' % (logdir, e))
+
+

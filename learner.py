@@ -1,0 +1,268 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""The learner (paper Figure 1, right): queue, StagingArea, V-trace, RMSProp.
+
+The learner dequeues `batch_size` trajectories from the actors' queue,
+stages the next batch while it computes on this one (StagingArea, section
+3.1), unrolls the agent over the batch, corrects for the policy lag with
+V-trace (section 4, vtrace.py), computes the three losses of section 4.2
+summed over time and batch, and applies RMSProp with the learning rate
+annealed linearly to 0 over the frame budget. `learner_loss` and
+`apply_gradients` are the one update path shared by experiment.py,
+distributed.py and the throughput benchmark.
+"""
+
+import collections
+import contextlib
+import os
+import signal
+import threading
+
+from absl import logging
+import tensorflow as tf
+from tensorflow.python.ops import data_flow_ops
+
+import dmlab30
+import progress as progress_lib
+import vtrace
+
+nest = tf.nest
+
+LearnerOutputs = collections.namedtuple(
+    'LearnerOutputs', 'level_name infos done num_env_frames stats')
+
+
+def clip_rewards(rewards, reward_clipping):
+  if reward_clipping == 'abs_one':
+    return tf.clip_by_value(rewards, -1., 1.)
+  if reward_clipping == 'soft_asymmetric':
+    return dmlab30.soft_asymmetric_clip(rewards)
+  raise ValueError('Unknown reward_clipping %r' % reward_clipping)
+
+
+def compute_baseline_loss(advantages):
+  """0.5 * sum (vs - V)^2 over time and batch (paper section 4.2)."""
+  return .5 * tf.reduce_sum(tf.square(advantages))
+
+
+def compute_entropy_loss(logits):
+  """Minus the policy's entropy, summed over time and batch."""
+  policy = tf.nn.softmax(logits)
+  log_policy = tf.nn.log_softmax(logits)
+  return tf.reduce_sum(policy * log_policy)
+
+
+def compute_policy_gradient_loss(logits, actions, advantages):
+  """-sum log pi(a_s|x_s) * pg_advantages over time and batch (section 4.2)."""
+  cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=actions, logits=logits)
+  return tf.reduce_sum(cross_entropy * tf.stop_gradient(advantages))
+
+
+def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
+                 config):
+  """The three losses of section 4.2 on aligned [T, B] inputs.
+
+  Args:
+    learner_outputs: AgentOutput of the learner's policy at x_0..x_{T-1}.
+    agent_outputs: AgentOutput of the actors: the actions a_s taken at x_s
+      and the behaviour logits they were sampled from.
+    env_outputs: StepOutput after each action: rewards r_s, done.
+    bootstrap_value: [B], the learner's V(x_T).
+    config: Config.
+
+  Returns:
+    (total_loss, dict of the parts).
+  """
+  rewards = clip_rewards(env_outputs.reward, config.reward_clipping)
+  discounts = tf.cast(~env_outputs.done, tf.float32) * config.discounting
+  vtrace_returns = vtrace.from_logits(
+      behaviour_policy_logits=agent_outputs.policy_logits,
+      target_policy_logits=learner_outputs.policy_logits,
+      actions=agent_outputs.action,
+      discounts=discounts,
+      rewards=rewards,
+      values=learner_outputs.baseline,
+      bootstrap_value=bootstrap_value)
+  pg_loss = compute_policy_gradient_loss(
+      learner_outputs.policy_logits, agent_outputs.action,
+      vtrace_returns.pg_advantages)
+  baseline_loss = config.baseline_cost * compute_baseline_loss(
+      vtrace_returns.vs - learner_outputs.baseline)
+  entropy_loss = config.entropy_cost * compute_entropy_loss(
+      learner_outputs.policy_logits)
+  total_loss = pg_loss + baseline_loss + entropy_loss
+  return total_loss, dict(policy_gradient_loss=pg_loss,
+                          baseline_loss=baseline_loss,
+                          entropy_loss=entropy_loss, total_loss=total_loss)
+
+
+def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
+  """Aligns the learner's unroll over T+1 steps with the actors' and computes
+  the loss.
+
+  Outputs at t lead to environment outputs at t + 1 (as in the release); the
+  learner's baseline at the last step bootstraps the return.
+
+  Returns:
+    (total_loss, stats, env_outputs[1:]).
+  """
+  bootstrap_value = learner_outputs.baseline[-1]
+  # None leaves (fields a caller leaves out) stay None.
+  agent_outputs = nest.map_structure(lambda t: t if t is None else t[1:],
+                                     agent_outputs)
+  env_outputs = nest.map_structure(lambda t: t if t is None else t[1:],
+                                   env_outputs)
+  learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
+  total_loss, stats = compute_loss(learner_outputs, agent_outputs,
+                                   env_outputs, bootstrap_value, config)
+  return total_loss, stats, env_outputs
+
+
+def apply_gradients(gradients, variables, num_frames, config):
+  """Clips the gradients' global norm and applies RMSProp with the learning
+  rate annealed linearly to 0 over the frame budget.
+
+  Returns:
+    (the frame counter incremented by `num_frames` after the update, stats).
+  """
+  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  learning_rate = tf.compat.v1.train.polynomial_decay(
+      config.learning_rate, num_env_frames, config.total_environment_frames,
+      0.)
+  optimizer = tf.compat.v1.train.RMSPropOptimizer(
+      learning_rate, config.decay, config.momentum, config.epsilon)
+  gradient_norm = tf.linalg.global_norm(gradients)
+  if config.gradient_clipping > 0:
+    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
+                                          use_norm=gradient_norm)
+  train_op = optimizer.apply_gradients(zip(gradients, variables))
+  with tf.control_dependencies([train_op]):
+    num_env_frames_and_train = num_env_frames.assign_add(
+        tf.cast(num_frames, tf.int64))
+  return num_env_frames_and_train, dict(learning_rate=learning_rate,
+                                        gradient_norm=gradient_norm)
+
+
+def build_learner(agent, data, config):
+  """Unrolls the agent over the batch, computes V-trace and updates.
+
+  Args:
+    agent: networks.Agent.
+    data: ActorOutput, time-major: env_outputs and agent_outputs [T+1, B].
+    config: Config.
+
+  Returns:
+    LearnerOutputs; running `num_env_frames` trains one step.
+  """
+  learner_outputs, _ = agent.unroll(data.agent_outputs.action,
+                                    data.env_outputs, data.agent_state)
+  total_loss, stats, env_outputs = learner_loss(
+      learner_outputs, data.agent_outputs, data.env_outputs, config)
+  variables = agent.trainable_variables
+  gradients = tf.gradients(total_loss, variables)
+  num_env_frames_and_train, update_stats = apply_gradients(
+      gradients, variables,
+      tf.size(env_outputs.done) * config.num_action_repeats, config)
+  stats.update(update_stats)
+  return LearnerOutputs(data.level_name, env_outputs.info, env_outputs.done,
+                        num_env_frames_and_train, stats)
+
+
+def make_time_major(actor_output):
+  def transpose(t):
+    return tf.transpose(t, [1, 0] + list(range(2, t.shape.ndims)))
+  return actor_output._replace(
+      env_outputs=nest.map_structure(transpose, actor_output.env_outputs),
+      agent_outputs=nest.map_structure(transpose, actor_output.agent_outputs))
+
+
+def make_queue(actor_output, shared_name=None):
+  """The trajectory queue; its elements are single trajectories."""
+  flat = nest.flatten(actor_output)
+  return tf.queue.FIFOQueue(
+      1, [t.dtype for t in flat], [t.shape[1:] for t in flat],
+      shared_name=shared_name, name='trajectory_queue')
+
+
+def build_learner_from_queue(agent, queue, structure, config):
+  """Dequeues a batch, stages it, builds the learner. (stage_op, outputs)."""
+  dequeued = nest.pack_sequence_as(structure,
+                                   queue.dequeue_many(config.batch_size))
+  dequeued = make_time_major(dequeued)
+  # The StagingArea prepares the next batch while the learner computes on
+  # this one (paper section 3.1); it adds up to one step of policy lag.
+  flat = nest.flatten(dequeued)
+  area = data_flow_ops.StagingArea([t.dtype for t in flat],
+                                   [t.shape for t in flat])
+  stage_op = area.put(flat)
+  data = nest.pack_sequence_as(structure, area.get())
+  return stage_op, build_learner(agent, data, config)
+
+
+# ---------------------------------------------------------------------------
+# The learner's loop.
+
+
+def session_config(num_actors):
+  # Actors block in their environment ops: give them threads of their own.
+  return tf.compat.v1.ConfigProto(
+      inter_op_parallelism_threads=num_actors + 4,
+      intra_op_parallelism_threads=os.cpu_count() or 1,
+      allow_soft_placement=True)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+  """SIGTERM and SIGINT set the returned event: the loop stops cleanly."""
+  stop = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield stop
+    return
+  previous = {}
+
+  def handler(signum, unused_frame):
+    if stop.is_set():  # A second Ctrl-C: give up on the clean stop.
+      signal.signal(signum, previous[signum])
+      raise KeyboardInterrupt
+    logging.info('Stopping: writing a final checkpoint (Ctrl-C again to '
+                 'abort).')
+    stop.set()
+
+  for signum in (signal.SIGINT, signal.SIGTERM):
+    previous[signum] = signal.signal(signum, handler)
+  try:
+    yield stop
+  finally:
+    for signum, h in previous.items():
+      signal.signal(signum, h)
+
+
+def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
+                master=''):
+  """The learner's loop: train until the frame budget, report progress."""
+  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  with stop_on_signals() as stop, \
+      tf.compat.v1.train.MonitoredTrainingSession(
+          master=master, is_chief=True, checkpoint_dir=logdir,
+          save_checkpoint_secs=config.save_checkpoint_secs,
+          save_summaries_steps=None, save_summaries_secs=None,
+          log_step_count_steps=None, hooks=hooks,
+          config=session_config) as session:
+    frames = int(session.run(num_env_frames))
+    logging.info('Training %s from frame %d to %d on %d actors x %d envs.',
+                 config.level_set.name, frames,
+                 config.total_environment_frames, config.num_actors,
+                 config.envs_per_actor)
+    progress = progress_lib.Progress(logdir, config, frames,
+                                     config.log_interval_secs)
+    try:
+      session.run(stage_op)  # Fill the StagingArea.
+      while frames < config.total_environment_frames and not stop.is_set():
+        learner_outputs, _ = session.run((outputs, stage_op))
+        frames = int(learner_outputs.num_env_frames)
+        progress.add(learner_outputs, frames)
+      progress.report(frames)
+    finally:
+      progress.close()
+  logging.info('Stopped at frame %d; checkpoint in %s.', frames, logdir)
+  return progress
