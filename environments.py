@@ -37,7 +37,9 @@ import collections
 import functools
 import os
 import shutil
+import sys
 import tempfile
+import types
 
 import numpy as np
 
@@ -407,6 +409,12 @@ DEFAULT_DMLAB_LEVEL_CACHE = os.path.join(tempfile.gettempdir(),
                                          'impala_dmlab_level_cache')
 
 
+def _is_real_dmlab(deepmind_lab):
+  """True for the built module (`Lab` a C type), False for a Python stand-in."""
+  init = vars(deepmind_lab.Lab).get('__init__')
+  return not isinstance(init, types.FunctionType)
+
+
 def check_dmlab_dataset(level, config=None, dataset_path=None):
   """Raises ValueError if `level` needs the psychlab data set and has none.
 
@@ -502,6 +510,14 @@ class PyProcessDmLab:
                                           num_action_repeats, 1)
     self._rng = np.random.RandomState(int(seed) % (2**32))
     check_dmlab_dataset(level, config, dataset_path)
+    if 'tensorflow' in sys.modules and _is_real_dmlab(deepmind_lab):
+      # Seen with DeepMind Lab b1db91a (software rendering) and TF 2.21:
+      # reset() dies with a segmentation fault in such a process.
+      raise RuntimeError(
+          'DeepMind Lab cannot run in a process that has imported TensorFlow '
+          '(it crashes in reset()). Run it in a child process, as '
+          'create_environment does (py_process children never import '
+          'TensorFlow).')
     if runfiles_path:
       deepmind_lab.set_runfiles_path(runfiles_path)
     if level_cache is None:

@@ -14,12 +14,15 @@ train and test variants, through `environments.create_environment`
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import dmlab30
+import dmlab_contract
 import environments
 import levels
 import py_process
@@ -49,155 +52,87 @@ requires_real = pytest.mark.skipif(
     'with Bazel, see README "DeepMind Lab and DMLab-30"' % _WHY)
 
 
-def _fake_module():
-  spec = importlib.util.spec_from_file_location('fake_deepmind_lab_module',
-                                                FAKE_DMLAB_PATH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-_MODULES = [pytest.param('fake', id='stand-in'),
-            pytest.param('real', id='real', marks=requires_real)]
-
-
-@pytest.fixture(params=_MODULES)
-def lab_module(request):
-  return _fake_module() if request.param == 'fake' else REAL_DMLAB
-
-
-SMALL = {'width': '96', 'height': '72'}
+def _run_real_contract(*checks):
+  """Runs dmlab_contract checks on the real module in a fresh process (no
+  TensorFlow there: DeepMind Lab crashes in a process that imported it)."""
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join(
+      [os.path.dirname(HERE)] + ([env['PYTHONPATH']] if 'PYTHONPATH' in env
+                                 else []))
+  result = subprocess.run(
+      [sys.executable, os.path.join(HERE, 'dmlab_contract.py'), 'real'] +
+      list(checks), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      timeout=600, check=False)
+  output = result.stdout.decode(errors='replace')
+  assert result.returncode == 0, output[-3000:]
+  for check in checks:
+    assert 'contract check %s passed on the real module' % check in output
 
 
 # ---------------------------------------------------------------------------
-# The contract, on the stand-in and on the real module.
+# The contract (tests/dmlab_contract.py), on the stand-in and the real module.
 
 
-def test_contract_action_spec_is_what_our_action_set_assumes(lab_module):
-  lab = lab_module.Lab('seekavoid_arena_01', ['RGB_INTERLEAVED'], SMALL)
-  spec = lab.action_spec()
-  assert [(a['name'], a['min'], a['max']) for a in spec] == [
-      ('LOOK_LEFT_RIGHT_PIXELS_PER_FRAME', -512, 512),
-      ('LOOK_DOWN_UP_PIXELS_PER_FRAME', -512, 512),
-      ('STRAFE_LEFT_RIGHT', -1, 1),
-      ('MOVE_BACK_FORWARD', -1, 1),
-      ('FIRE', 0, 1),
-      ('JUMP', 0, 1),
-      ('CROUCH', 0, 1)]
-  for action in environments.DEFAULT_ACTION_SET:
-    for value, a in zip(action, spec):
-      assert a['min'] <= value <= a['max']
-  lab.close()
-
-
-def test_contract_observation_spec(lab_module):
-  lab = lab_module.Lab('seekavoid_arena_01', ['RGB_INTERLEAVED', 'INSTR'],
-                       SMALL)
-  spec = {o['name']: o for o in lab.observation_spec()}
-  assert spec['RGB_INTERLEAVED']['shape'] == (72, 96, 3)
-  assert spec['RGB_INTERLEAVED']['dtype'] == np.uint8
-  assert spec['INSTR']['dtype'] == str and spec['INSTR']['shape'] == ()
-  lab.close()
-
-
-def test_contract_errors(lab_module):
-  lab = lab_module.Lab('seekavoid_arena_01', ['RGB_INTERLEAVED'], SMALL)
-  forward = np.array(environments.DEFAULT_ACTION_SET[0], np.intc)
-  # Before reset: the status is checked first, even for a bad action.
-  with pytest.raises(RuntimeError, match='wrong status to advance'):
-    lab.step(np.zeros(6, np.intc))
-  with pytest.raises(RuntimeError, match='wrong status'):
-    lab.observations()
-  with pytest.raises(ValueError, match="'seed' must be int or None"):
-    lab.reset(seed=np.int64(3))
-  assert lab.reset(seed=3)
-  with pytest.raises(ValueError, match=r'action must have shape \(7\)'):
-    lab.step(np.zeros(6, np.intc))
-  with pytest.raises(ValueError, match='action must have dtype np.intc'):
-    lab.step(np.zeros(7, np.int64))
-  with pytest.raises(TypeError, match='numpy.ndarray'):
-    lab.step([0] * 7)
-  assert isinstance(lab.step(forward, num_steps=4), float)
-  assert lab.num_steps() == 4
-  assert not hasattr(lab, 'fps')  # Documented, but the real Lab has none.
-  with pytest.raises(TypeError):
-    lab_module.Lab('seekavoid_arena_01', ('RGB_INTERLEAVED',), SMALL)
-  with pytest.raises(TypeError):
-    lab_module.Lab('seekavoid_arena_01', ['RGB_INTERLEAVED'], {'width': 96})
-  with pytest.raises(ValueError, match="Unknown observation 'FOO'"):
-    lab_module.Lab('seekavoid_arena_01', ['FOO'], SMALL)
-  lab.close()
-
-
-def test_contract_episode_end(lab_module):
-  config = dict(SMALL, episodeLengthSeconds='1')  # 60 frames.
-  lab = lab_module.Lab('seekavoid_arena_01', ['RGB_INTERLEAVED', 'INSTR'],
-                       config)
-  lab.reset(seed=1)
-  observations = lab.observations()
-  assert observations['RGB_INTERLEAVED'].shape == (72, 96, 3)
-  assert observations['RGB_INTERLEAVED'].dtype == np.uint8
-  assert observations['INSTR'] == ''
-  steps = 0
-  while lab.is_running():
-    lab.step(np.array(environments.DEFAULT_ACTION_SET[5], np.intc),
-             num_steps=4)
-    steps += 1
-  assert steps == 15 and lab.num_steps() == 60
-  with pytest.raises(RuntimeError, match='wrong status'):
-    lab.observations()
-  with pytest.raises(RuntimeError, match='wrong status to advance'):
-    lab.step(np.zeros(7, np.intc))
-  lab.reset(seed=2)
-  assert lab.is_running() and lab.num_steps() == 0
-  lab.close()
-
-
-def test_contract_hold_out_levels_need_the_flag(lab_module):
-  name = 'contributed/dmlab30/rooms_collect_good_objects_test'
-  with pytest.raises(RuntimeError, match='allowHoldOutLevels'):
-    lab_module.Lab(name, ['RGB_INTERLEAVED'], SMALL).reset(seed=1)
-  lab = lab_module.Lab(name, ['RGB_INTERLEAVED'],
-                       dict(SMALL, allowHoldOutLevels='true'))
-  lab.reset(seed=1)
-  assert lab.observations()['RGB_INTERLEAVED'].shape == (72, 96, 3)
-  lab.close()
-
-
-# ---------------------------------------------------------------------------
-# Our code on the real module.
+@pytest.mark.parametrize('check', [c.__name__ for c in dmlab_contract.CHECKS])
+def test_contract_on_the_stand_in(check):
+  getattr(dmlab_contract, check)(dmlab_contract.load_fake())
 
 
 @requires_real
-def test_real_pyprocess_dmlab_observations_and_actions():
-  env = environments.PyProcessDmLab('seekavoid_arena_01', {},
-                                    num_action_repeats=4, seed=1)
-  first = env.initial()
-  frame, instruction = first.observation
-  assert frame.shape == (72, 96, 3) and frame.dtype == np.uint8
-  assert instruction == b''
-  assert first.done and first.info == (0, 0, False)
-  frames = [frame]
-  for action in range(9):
-    output = env.step(action)
-    assert output.reward.dtype == np.float32
-    assert output.info.episode_step == action + 1
-    frames.append(output.observation[0])
-  assert env._env.num_steps() == 9 * 4  # pylint: disable=protected-access
-  # The view changes as the agent moves and turns.
-  assert any(np.any(a != b) for a, b in zip(frames, frames[1:]))
-  with pytest.raises(ValueError):
-    env.step(9)
-  env.close()
+@pytest.mark.parametrize('check', [c.__name__ for c in dmlab_contract.CHECKS])
+def test_contract_on_the_real_module(check):
+  _run_real_contract(check)
+
+
+# ---------------------------------------------------------------------------
+# Our code on the real module, each environment in a child process.
+
+
+def _child(level, seed=1, **kwargs):
+  """PyProcessDmLab in a started child (the process as training uses it)."""
+  kwargs.setdefault('config', {})
+  kwargs.setdefault('num_action_repeats', 4)
+  process = py_process.PyProcess(environments.PyProcessDmLab, level=level,
+                                 seed=seed, **kwargs)
+  process.start()
+  return process
+
+
+@requires_real
+def test_real_refuses_to_run_next_to_tensorflow():
+  # This test process has imported TensorFlow; DeepMind Lab would crash.
+  assert 'tensorflow' in sys.modules
+  with pytest.raises(RuntimeError, match='child process'):
+    environments.PyProcessDmLab('seekavoid_arena_01', {}, 4, seed=1)
+
+
+@requires_real
+def test_real_observations_and_actions():
+  with _child('seekavoid_arena_01') as env:
+    first = env.call('initial')
+    frame, instruction = first.observation
+    assert frame.shape == (72, 96, 3) and frame.dtype == np.uint8
+    assert instruction == b''
+    assert first.done and tuple(first.info) == (0, 0, False)
+    frames = [frame]
+    for action in range(9):
+      output = env.call('step', action)
+      assert output.reward.dtype == np.float32
+      assert output.info.episode_step == action + 1
+      assert not output.done
+      frames.append(output.observation[0])
+    # The view changes as the agent moves and turns.
+    assert any(np.any(a != b) for a, b in zip(frames, frames[1:]))
+    with pytest.raises(py_process.PyProcessError, match='action must be in'):
+      env.call('step', 9)
 
 
 @requires_real
 def test_real_episode_end_resets_and_reports_the_return():
-  env = environments.PyProcessDmLab(
-      'seekavoid_arena_01', {'episodeLengthSeconds': '1'},
-      num_action_repeats=4, seed=2)
-  env.initial()
-  outputs = [env.step(a) for a in [6, 7] * 8]
+  with _child('seekavoid_arena_01', seed=2,
+              config={'episodeLengthSeconds': '1'}) as env:  # 15 steps.
+    env.call('initial')
+    outputs = [env.call('step', a) for a in [6, 7] * 8]
   dones = [o.done for o in outputs]
   assert dones[:15] == [False] * 14 + [True]
   last = outputs[14]
@@ -206,57 +141,46 @@ def test_real_episode_end_resets_and_reports_the_return():
       sum(o.reward for o in outputs[:15]))
   assert last.observation[0].shape == (72, 96, 3)  # Next episode's first.
   assert outputs[15].info.episode_step == 1
-  env.close()
+  assert not outputs[15].done
 
 
 @requires_real
 def test_real_seeds_give_reproducible_episodes():
-  def first_frames(seed):
-    env = environments.PyProcessDmLab('rooms_watermaze', {}, 4, seed=seed)
-    frames = [env.initial().observation[0]]
-    frames += [env.step(a).observation[0] for a in (0, 6, 7)]
-    env.close()
-    return np.stack(frames)
-  a, b = first_frames(5), first_frames(5)
-  np.testing.assert_array_equal(a, b)
+  def frames(seed):
+    with _child('contributed/dmlab30/rooms_watermaze', seed=seed) as env:
+      result = [env.call('initial').observation[0]]
+      result += [env.call('step', a).observation[0] for a in (0, 6, 7)]
+    return np.stack(result)
+  np.testing.assert_array_equal(frames(5), frames(5))
 
 
 @requires_real
 def test_real_level_cache_compiles_each_map_once(tmp_path):
-  # A level script that builds its map at init (as procedural DMLab-30
-  # levels do each episode); the map is compiled once, then fetched.
+  # tests/empty_room_test builds its map when the level starts, as the
+  # procedural DMLab-30 levels do each episode: compiled once, then fetched.
   cache_dir = str(tmp_path / 'cache')
-  first = environments.PyProcessDmLab('tests/empty_room_test', {}, 4, 1,
-                                      level_cache=cache_dir)
-  first.initial()
+  with _child('tests/empty_room_test', level_cache=cache_dir) as env:
+    env.call('initial')
   cached = os.listdir(cache_dir)
-  assert len(cached) == 1 and not cached[0].endswith('.tmp')
+  assert len(cached) == 1 and not cached[0].endswith('.tmp'), cached
   mtime = os.path.getmtime(os.path.join(cache_dir, cached[0]))
-  first.close()
-  second = environments.PyProcessDmLab('tests/empty_room_test', {}, 4, 2,
-                                       level_cache=cache_dir)
-  frame = second.initial().observation[0]
-  assert frame.shape == (72, 96, 3)
+  with _child('tests/empty_room_test', seed=2, level_cache=cache_dir) as env:
+    assert env.call('initial').observation[0].shape == (72, 96, 3)
   assert os.listdir(cache_dir) == cached
   assert os.path.getmtime(os.path.join(cache_dir, cached[0])) == mtime
-  second.close()
 
 
 @requires_real
 def test_real_test_mode_uses_hold_out_levels():
-  with pytest.raises(RuntimeError, match='allowHoldOutLevels'):
-    environments.PyProcessDmLab(
-        'contributed/dmlab30/rooms_collect_good_objects_test', {}, 4, 1
-    ).initial()
-  env = environments.PyProcessDmLab(
-      'contributed/dmlab30/rooms_collect_good_objects_test', {}, 4, 1,
-      is_test=True)
-  assert env.initial().observation[0].shape == (72, 96, 3)
-  env.close()
+  level = 'contributed/dmlab30/rooms_collect_good_objects_test'
+  with pytest.raises(py_process.PyProcessError, match='allowHoldOutLevels'):
+    _child(level)
+  with _child(level, is_test=True) as env:
+    assert env.call('initial').observation[0].shape == (72, 96, 3)
 
 
 @requires_real
-def test_real_through_a_child_process_and_tf_ops(tmp_path):
+def test_real_through_tf_ops(tmp_path):
   with tf.Graph().as_default():
     process = environments.create_environment(
         'dmlab', 'seekavoid_arena_01', seed=3, level_cache=str(tmp_path))
@@ -276,9 +200,12 @@ def test_real_through_a_child_process_and_tf_ops(tmp_path):
 
 @requires_real
 def test_real_psychlab_without_data_set_fails_clearly():
-  with pytest.raises(ValueError, match='dataset_path'):
-    environments.PyProcessDmLab(
-        'contributed/dmlab30/psychlab_arbitrary_visuomotor_mapping', {}, 4, 1)
+  for level in environments.DMLAB_LEVELS_NEEDING_DATASET:
+    with pytest.raises(ValueError, match='dataset_path'):
+      environments.create_environment('dmlab', 'contributed/dmlab30/' + level,
+                                      seed=1)
+    with pytest.raises(ValueError, match='Brady'):
+      environments.PyProcessDmLab('contributed/dmlab30/' + level, {}, 4, 1)
 
 
 # ---------------------------------------------------------------------------
