@@ -385,13 +385,11 @@ DMLAB_TEST_MIXER_SEED = 0x600D5EED  # The release's seed for test episodes.
 
 DMLAB_INSTALL_MESSAGE = (
     'DeepMind Lab levels need the `deepmind_lab` Python module, which is not '
-    'installed. It cannot be installed from PyPI: build it from source with '
-    'Bazel (https://github.com/google-deepmind/lab, docs/users/build.md):\n'
-    '  git clone https://github.com/google-deepmind/lab && cd lab\n'
-    '  bazel build -c opt --python_version=PY3 '
-    '//python/pip_package:build_pip_package\n'
-    '  ./bazel-bin/python/pip_package/build_pip_package /tmp/dmlab_pkg\n'
-    '  pip install /tmp/dmlab_pkg/deepmind_lab-*.whl\n'
+    'installed. It is not on PyPI: build it from source with Bazel following '
+    'its own instructions (https://github.com/google-deepmind/lab, '
+    'docs/users/build.md and python/pip_package/README.md), then pip install '
+    'the wheel it builds into this environment, with dm-env (its __init__ '
+    'imports dm_env). '
     'psychlab_arbitrary_visuomotor_mapping and psychlab_continuous_recognition '
     'also need the Brady et al. (2008) image data set (--dataset_path). Atari '
     'and catch levels need none of this.')
