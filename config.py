@@ -133,10 +133,16 @@ def _machine_actor_defaults(level_set):
   cores = os.cpu_count() or 1
   num_levels = len(level_set.levels)
   if level_set.domain == 'dmlab':
-    # The paper's setting: one environment per actor (the release's README
-    # runs DMLab-30 with 150 actors).
-    return dict(num_actors=150 if level_set.multitask else max(cores, 4),
-                envs_per_actor=1)
+    if level_set.multitask:
+      # The release's README runs DMLab-30 with 150 actors of one
+      # environment each.
+      return dict(num_actors=150, envs_per_actor=1)
+    # A single level: enough environments for a batch of distinct ones
+    # (Table D.3's batch of 32), stepped in batches as on Atari.
+    num_actors = max(cores, 4)
+    batch_size = DOMAIN_DEFAULTS['dmlab']['batch_size']
+    return dict(num_actors=num_actors,
+                envs_per_actor=-(-batch_size // num_actors))
   num_actors = max(2, cores)
   envs_per_actor = max(32, -(-num_levels // num_actors))
   return dict(num_actors=num_actors, envs_per_actor=envs_per_actor)
