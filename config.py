@@ -97,6 +97,40 @@ flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
 flags.DEFINE_integer('save_checkpoint_secs', 600,
                      'Seconds between checkpoints (one is written at exit).')
 
+# Population-based training (pbt.py, paper Appendix F). `None`: the paper's
+# value, or for catch PBT_DOMAIN_DEFAULTS.
+flags.DEFINE_integer('population_size', 24, 'pbt.py: members.')
+flags.DEFINE_integer('pbt_burn_in_frames', None,
+                     'pbt.py: frames of each member before any evolution '
+                     '(paper: 20M).')
+flags.DEFINE_integer('pbt_interval_episodes', None,
+                     'pbt.py: a member evolves each time it has played this '
+                     'many more episodes (paper: 5,000).')
+flags.DEFINE_float('pbt_fitness_threshold', 5.,
+                   'pbt.py: copy only if the other member is fitter by more '
+                   'than this: absolute HNS percentage points for a suite, '
+                   'percent of |own mean return| for a single level.')
+flags.DEFINE_float('pbt_perturb_probability', 1. / 3.,
+                   'pbt.py: probability of perturbing each hyperparameter.')
+flags.DEFINE_float('pbt_perturb_factor', 1.2,
+                   'pbt.py: a perturbation multiplies by this or its '
+                   'inverse.')
+flags.DEFINE_list('pbt_hyperparameters', None,
+                  'pbt.py: the hyperparameters that evolve, of learning_rate, '
+                  'entropy_cost, epsilon, gradient_clipping (default: the '
+                  'first three; on Atari also gradient_clipping).')
+flags.DEFINE_float('pbt_poll_secs', 2., 'pbt.py: seconds between looks at '
+                   'the members.')
+flags.DEFINE_integer('pbt_max_restarts', 10,
+                     'pbt.py: restarts of a dead member before giving up.')
+flags.DEFINE_bool('pbt_start_members', True,
+                  'pbt.py: start (and restart) the members here. False: '
+                  'print their commands, to be started elsewhere (a cluster '
+                  'sharing --logdir), and only evolve them.')
+flags.DEFINE_bool('pbt_member', False,
+                  'Set by pbt.py: follow <logdir>/pbt_member.json (changed '
+                  'hyperparameters, weights to copy) while training.')
+
 # Defaults per domain: Atari from paper Table G.1, DeepMind Lab from Table D.3
 # and the release's flags, DMLab-30 from the release's README command.
 DOMAIN_DEFAULTS = {
@@ -156,8 +190,9 @@ Config = collections.namedtuple('Config', [
     'decay', 'momentum', 'epsilon', 'full_action_space',
     # Environments, progress and test mode (read by actor.py, learner.py).
     'seed', 'sticky_actions', 'noop_max', 'width', 'height', 'dataset_path',
-    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes'],
-    defaults=(1, False, 30, 96, 72, None, 5., 600, 10))
+    'log_interval_secs', 'save_checkpoint_secs', 'test_num_episodes',
+    'pbt_member'],
+    defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False))
 
 
 def resolve_config(level_name=None):
@@ -230,7 +265,8 @@ def resolve_config(level_name=None):
       dataset_path=FLAGS.dataset_path or None,
       log_interval_secs=FLAGS.log_interval_secs,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
-      test_num_episodes=FLAGS.test_num_episodes, **values)
+      test_num_episodes=FLAGS.test_num_episodes, pbt_member=FLAGS.pbt_member,
+      **values)
 
 
 def check_logdir(logdir):
@@ -243,3 +279,82 @@ def check_logdir(logdir):
     raise ValueError('--logdir=%s cannot be written: %s' % (logdir, e))
 
 
+# ---------------------------------------------------------------------------
+# Population-based training (pbt.py).
+
+PBT_HYPERPARAMETERS = ('learning_rate', 'entropy_cost', 'epsilon',
+                       'gradient_clipping')
+# Appendix F: 20M frames of burn-in, then an evolution every 5,000 episodes.
+# Catch is scaled to its 150K-frame budget (about 9 frames an episode).
+# A copy takes the other member's latest checkpoint: members checkpoint
+# every `member_checkpoint_secs` unless --save_checkpoint_secs is given.
+PBT_DOMAIN_DEFAULTS = {
+    'atari': dict(burn_in_frames=int(20e6), interval_episodes=5000,
+                  member_checkpoint_secs=60),
+    'dmlab': dict(burn_in_frames=int(20e6), interval_episodes=5000,
+                  member_checkpoint_secs=60),
+    'catch': dict(burn_in_frames=20000, interval_episodes=300,
+                  member_checkpoint_secs=3),
+}
+
+PbtConfig = collections.namedtuple('PbtConfig', [
+    'population_size', 'burn_in_frames', 'interval_episodes',
+    'fitness_threshold', 'relative_threshold', 'perturb_probability',
+    'perturb_factor', 'hyperparameters', 'poll_secs', 'max_restarts', 'seed',
+    'member_checkpoint_secs', 'start_members'])
+
+
+def resolve_pbt_config(config):
+  """pbt.py's settings for members trained with `config`; checks them all.
+
+  Raises:
+    ValueError: an impossible value, with the flag named.
+  """
+  values = dict(PBT_DOMAIN_DEFAULTS[config.level_set.domain])
+  if FLAGS['save_checkpoint_secs'].present:
+    values['member_checkpoint_secs'] = config.save_checkpoint_secs
+  for name in ('burn_in_frames', 'interval_episodes'):
+    if FLAGS['pbt_' + name].value is not None:
+      values[name] = FLAGS['pbt_' + name].value
+  hyperparameters = FLAGS.pbt_hyperparameters
+  if hyperparameters is None:
+    hyperparameters = list(PBT_HYPERPARAMETERS[:3])
+    if config.level_set.domain == 'atari':
+      hyperparameters.append('gradient_clipping')
+  checks = [
+      (FLAGS.population_size >= 2, '--population_size must be >= 2.'),
+      (values['burn_in_frames'] >= 0, '--pbt_burn_in_frames must be >= 0.'),
+      (values['interval_episodes'] >= 1,
+       '--pbt_interval_episodes must be >= 1.'),
+      (FLAGS.pbt_fitness_threshold >= 0,
+       '--pbt_fitness_threshold must be >= 0.'),
+      (0 <= FLAGS.pbt_perturb_probability <= 1,
+       '--pbt_perturb_probability must be in [0, 1].'),
+      (FLAGS.pbt_perturb_factor >= 1, '--pbt_perturb_factor must be >= 1.'),
+      (FLAGS.pbt_poll_secs > 0, '--pbt_poll_secs must be > 0.'),
+      (FLAGS.pbt_max_restarts >= 0, '--pbt_max_restarts must be >= 0.'),
+      (FLAGS.mode == 'train' and FLAGS.task < 0,
+       'pbt.py trains on one machine: leave out --mode and --task.'),
+      (not FLAGS.pbt_member, '--pbt_member is for pbt.py to set.'),
+  ]
+  unknown = sorted(set(hyperparameters) - set(PBT_HYPERPARAMETERS))
+  checks += [
+      (not unknown, '--pbt_hyperparameters: unknown %s; choose from %s.' % (
+          ', '.join(unknown), ', '.join(PBT_HYPERPARAMETERS))),
+      ('gradient_clipping' not in hyperparameters or
+       config.gradient_clipping > 0,
+       '--pbt_hyperparameters=gradient_clipping needs --gradient_clipping > '
+       '0 (a factor cannot move it from 0).'),
+  ]
+  for condition, message in checks:
+    if not condition:
+      raise ValueError(message)
+  return PbtConfig(
+      population_size=FLAGS.population_size,
+      fitness_threshold=FLAGS.pbt_fitness_threshold,
+      relative_threshold=not config.level_set.multitask,
+      perturb_probability=FLAGS.pbt_perturb_probability,
+      perturb_factor=FLAGS.pbt_perturb_factor,
+      hyperparameters=tuple(dict.fromkeys(hyperparameters)),
+      poll_secs=FLAGS.pbt_poll_secs, max_restarts=FLAGS.pbt_max_restarts,
+      seed=FLAGS.seed, start_members=FLAGS.pbt_start_members, **values)

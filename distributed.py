@@ -60,6 +60,7 @@ import tensorflow as tf
 
 import actor as actor_lib
 import learner as learner_lib
+import population
 import py_process
 
 nest = tf.nest
@@ -375,7 +376,8 @@ def run_learner_task(config, logdir, cluster, server):
     logging.info('Learner at %s; cluster %s.', cluster.learner,
                  describe(cluster))
     with _unblock_on_signals(lambda: side.run(close_queue)):
-      learner_lib.run_learner(config, logdir, stage_op, outputs, hooks=[],
+      learner_lib.run_learner(config, logdir, stage_op, outputs,
+                             hooks=population.member_hooks(config, logdir),
                              session_config=sess_config,
                              master=server.target)
     frames = int(side.run(num_env_frames))

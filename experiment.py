@@ -32,6 +32,7 @@ import actor as actor_lib
 import distributed
 import learner as learner_lib
 import levels as levels_lib
+import population
 import py_process
 import report
 
@@ -54,7 +55,9 @@ def train(config, logdir):
     stage_op, outputs = learner_lib.build_learner_from_queue(
         agent, queue, structure, config)
     learner_lib.run_learner(
-        config, logdir, stage_op, outputs, hooks=[py_process.PyProcessHook()],
+        config, logdir, stage_op, outputs,
+        hooks=[py_process.PyProcessHook()] +
+        population.member_hooks(config, logdir),
         session_config=learner_lib.session_config(config.num_actors))
 
 

@@ -8,7 +8,10 @@ V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
 annealed linearly to 0 over the frame budget. `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
-distributed.py and the throughput benchmark.
+distributed.py and the throughput benchmark. The learning rate, entropy
+cost, RMSProp epsilon and clipping threshold are variables
+(`Hyperparameters`), which population-based training reassigns while the
+learner runs (pbt.py, population.py).
 """
 
 import collections
@@ -29,6 +32,30 @@ nest = tf.nest
 
 LearnerOutputs = collections.namedtuple(
     'LearnerOutputs', 'level_name infos done num_env_frames stats')
+
+# The hyperparameters that population-based training changes during a run
+# (paper Appendix F): floats, or scalar variables that a running learner
+# reassigns without restarting its environments (population.MemberHook).
+Hyperparameters = collections.namedtuple(
+    'Hyperparameters', 'learning_rate entropy_cost epsilon gradient_clipping')
+
+
+def constant_hyperparameters(config):
+  return Hyperparameters(*(getattr(config, name)
+                           for name in Hyperparameters._fields))
+
+
+def hyperparameter_variables(config):
+  """The hyperparameters as float32 local variables (not checkpointed),
+  initialised from `config`. Called again in the same graph, it returns the
+  same variables."""
+  with tf.compat.v1.variable_scope('hyperparameters',
+                                   reuse=tf.compat.v1.AUTO_REUSE):
+    return Hyperparameters(*(
+        tf.compat.v1.get_local_variable(
+            name, initializer=tf.constant(float(value), tf.float32),
+            use_resource=True)
+        for name, value in constant_hyperparameters(config)._asdict().items()))
 
 
 def clip_rewards(rewards, reward_clipping):
@@ -59,7 +86,7 @@ def compute_policy_gradient_loss(logits, actions, advantages):
 
 
 def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
-                 config):
+                 config, hyperparameters=None):
   """The three losses of section 4.2 on aligned [T, B] inputs.
 
   Args:
@@ -69,10 +96,12 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
     env_outputs: StepOutput after each action: rewards r_s, done.
     bootstrap_value: [B], the learner's V(x_T).
     config: Config.
+    hyperparameters: Hyperparameters (floats or variables); None: config's.
 
   Returns:
     (total_loss, dict of the parts).
   """
+  hyperparameters = hyperparameters or constant_hyperparameters(config)
   rewards = clip_rewards(env_outputs.reward, config.reward_clipping)
   discounts = tf.cast(~env_outputs.done, tf.float32) * config.discounting
   vtrace_returns = vtrace.from_logits(
@@ -88,7 +117,7 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
       vtrace_returns.pg_advantages)
   baseline_loss = config.baseline_cost * compute_baseline_loss(
       vtrace_returns.vs - learner_outputs.baseline)
-  entropy_loss = config.entropy_cost * compute_entropy_loss(
+  entropy_loss = hyperparameters.entropy_cost * compute_entropy_loss(
       learner_outputs.policy_logits)
   total_loss = pg_loss + baseline_loss + entropy_loss
   return total_loss, dict(policy_gradient_loss=pg_loss,
@@ -96,7 +125,8 @@ def compute_loss(learner_outputs, agent_outputs, env_outputs, bootstrap_value,
                           entropy_loss=entropy_loss, total_loss=total_loss)
 
 
-def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
+def learner_loss(learner_outputs, agent_outputs, env_outputs, config,
+                 hyperparameters=None):
   """Aligns the learner's unroll over T+1 steps with the actors' and computes
   the loss.
 
@@ -114,27 +144,34 @@ def learner_loss(learner_outputs, agent_outputs, env_outputs, config):
                                    env_outputs)
   learner_outputs = nest.map_structure(lambda t: t[:-1], learner_outputs)
   total_loss, stats = compute_loss(learner_outputs, agent_outputs,
-                                   env_outputs, bootstrap_value, config)
+                                   env_outputs, bootstrap_value, config,
+                                   hyperparameters)
   return total_loss, stats, env_outputs
 
 
-def apply_gradients(gradients, variables, num_frames, config):
+def apply_gradients(gradients, variables, num_frames, config,
+                    hyperparameters=None):
   """Clips the gradients' global norm and applies RMSProp with the learning
   rate annealed linearly to 0 over the frame budget.
+
+  The annealing factor is (1 - frames / total_environment_frames) of this
+  learner's own frame counter, times the current base learning rate (a
+  variable under population-based training).
 
   Returns:
     (the frame counter incremented by `num_frames` after the update, stats).
   """
+  hyperparameters = hyperparameters or constant_hyperparameters(config)
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
   learning_rate = tf.compat.v1.train.polynomial_decay(
-      config.learning_rate, num_env_frames, config.total_environment_frames,
-      0.)
+      hyperparameters.learning_rate, num_env_frames,
+      config.total_environment_frames, 0.)
   optimizer = tf.compat.v1.train.RMSPropOptimizer(
-      learning_rate, config.decay, config.momentum, config.epsilon)
+      learning_rate, config.decay, config.momentum, hyperparameters.epsilon)
   gradient_norm = tf.linalg.global_norm(gradients)
   if config.gradient_clipping > 0:
-    gradients, _ = tf.clip_by_global_norm(gradients, config.gradient_clipping,
-                                          use_norm=gradient_norm)
+    gradients, _ = tf.clip_by_global_norm(
+        gradients, hyperparameters.gradient_clipping, use_norm=gradient_norm)
   train_op = optimizer.apply_gradients(zip(gradients, variables))
   with tf.control_dependencies([train_op]):
     num_env_frames_and_train = num_env_frames.assign_add(
@@ -156,13 +193,16 @@ def build_learner(agent, data, config):
   """
   learner_outputs, _ = agent.unroll(data.agent_outputs.action,
                                     data.env_outputs, data.agent_state)
+  hyperparameters = hyperparameter_variables(config)
   total_loss, stats, env_outputs = learner_loss(
-      learner_outputs, data.agent_outputs, data.env_outputs, config)
+      learner_outputs, data.agent_outputs, data.env_outputs, config,
+      hyperparameters)
   variables = agent.trainable_variables
   gradients = tf.gradients(total_loss, variables)
   num_env_frames_and_train, update_stats = apply_gradients(
       gradients, variables,
-      tf.size(env_outputs.done) * config.num_action_repeats, config)
+      tf.size(env_outputs.done) * config.num_action_repeats, config,
+      hyperparameters)
   stats.update(update_stats)
   return LearnerOutputs(data.level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)

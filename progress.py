@@ -25,7 +25,8 @@ class Progress:
   CSV_FIELDS = ('wall_time', 'frames', 'fps', 'learner_steps',
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
                 'baseline_loss', 'entropy_loss', 'learning_rate',
-                'mean_episode_return', 'episodes', 'suite_score')
+                'mean_episode_return', 'episodes', 'suite_score',
+                'mean_capped_hns')
 
   def __init__(self, logdir, config, start_frames, log_interval_secs):
     self._config = config
@@ -74,18 +75,19 @@ class Progress:
     stats = {k: float(np.mean([s[k] for s in self._stats]))
              for k in self._stats[0]} if self._stats else {}
     level_set = self._config.level_set
-    suite = None
+    suite = capped = None
     if level_set.multitask and self._returns:
-      suite = report.suite_summary(
-          level_set.domain, level_set.name,
-          {level: list(rs) for level, rs in self._returns.items()})
+      returns = {level: list(rs) for level, rs in self._returns.items()}
+      suite = report.suite_summary(level_set.domain, level_set.name, returns)
+      capped = report.mean_capped_hns(level_set.domain, returns)
     row = dict(wall_time='%.1f' % now, frames=frames, fps='%.0f' % fps,
                learner_steps=self._steps,
                learner_steps_per_sec='%.2f' % steps_per_sec,
                mean_episode_return='%.3f' % self.mean_return(),
                episodes=self._episodes,
                suite_score='' if not suite or suite['value'] is None else
-               '%.2f' % suite['value'])
+               '%.2f' % suite['value'],
+               mean_capped_hns='' if capped is None else '%.2f' % capped)
     for k in ('total_loss', 'policy_gradient_loss', 'baseline_loss',
               'entropy_loss', 'learning_rate'):
       row[k] = '%.6g' % stats[k] if k in stats else ''

@@ -260,6 +260,16 @@ def suite_summary(domain, level_name, level_returns):
   }
 
 
+def mean_capped_hns(domain, level_returns):
+  """The mean over levels of the HNS capped at 100 per level, or None
+  without returns: the fitness of the paper's PBT on both suites (Appendix
+  F, Table G.1), whatever the suite's own metric."""
+  hns = [s['human_normalized_score']
+         for s in level_summaries(domain, level_returns).values()
+         if s['human_normalized_score'] is not None]
+  return _suite_value(MEAN_CAPPED_HNS, hns) if hns else None
+
+
 def _check_level_name(domain, level_name):
   if not isinstance(level_name, str) or not level_name:
     raise ValueError('level_name must be a non-empty string, got %r' %
