@@ -8,10 +8,11 @@ V-trace (section 4, vtrace.py), computes the three losses of section 4.2
 summed over time and batch, and applies RMSProp with the learning rate
 annealed linearly to 0 over the frame budget. `learner_loss` and
 `apply_gradients` are the one update path shared by experiment.py,
-distributed.py and the throughput benchmark. The learning rate, entropy
-cost, RMSProp epsilon and clipping threshold are variables
-(`Hyperparameters`), which population-based training reassigns while the
-learner runs (pbt.py, population.py).
+distributed.py and the throughput benchmark; they also return diagnostics of
+the update (gradient norms and clipping, the policy's entropy, values) that
+progress.py reports. The learning rate, entropy cost, RMSProp epsilon and
+clipping threshold are variables (`Hyperparameters`), which population-based
+training reassigns while the learner runs (pbt.py, population.py).
 """
 
 import collections
@@ -71,11 +72,14 @@ def compute_baseline_loss(advantages):
   return .5 * tf.reduce_sum(tf.square(advantages))
 
 
+def policy_entropy(logits):
+  """[T, B] entropy of the policy at each step, in nats."""
+  return -tf.reduce_sum(tf.nn.softmax(logits) * tf.nn.log_softmax(logits), -1)
+
+
 def compute_entropy_loss(logits):
   """Minus the policy's entropy, summed over time and batch."""
-  policy = tf.nn.softmax(logits)
-  log_policy = tf.nn.log_softmax(logits)
-  return tf.reduce_sum(policy * log_policy)
+  return -tf.reduce_sum(policy_entropy(logits))
 
 
 def compute_policy_gradient_loss(logits, actions, advantages):
@@ -146,7 +150,57 @@ def learner_loss(learner_outputs, agent_outputs, env_outputs, config,
   total_loss, stats = compute_loss(learner_outputs, agent_outputs,
                                    env_outputs, bootstrap_value, config,
                                    hyperparameters)
+  stats.update(compute_diagnostics(learner_outputs, stats))
   return total_loss, stats, env_outputs
+
+
+def distance_from_uniform(logits):
+  """[T, B] total variation distance between the policy and the uniform one.
+
+  0.5 * sum_a |pi(a) - 1/|A||: the probability mass the policy has moved
+  away from uniform, from 0 (uniform) to 1 - 1/|A| (deterministic).
+  """
+  policy = tf.nn.softmax(logits)
+  num_actions = tf.cast(tf.shape(logits)[-1], policy.dtype)
+  return .5 * tf.reduce_sum(tf.abs(policy - 1. / num_actions), -1)
+
+
+def compute_diagnostics(learner_outputs, losses):
+  """What one update does, cheaply: each loss's gradient and the policy.
+
+  The gradient of each loss term (section 4.2) is taken with respect to the
+  network's outputs (logits [T, B, A], baseline [T, B]), not the weights: one
+  softmax-sized backward pass each. Their norms compare the terms' pull on
+  one step; a small term that always pulls one way (entropy, towards
+  uniform) can still outweigh a large noisy one over many steps.
+
+  Args:
+    learner_outputs: AgentOutput of the learner at x_0..x_{T-1}, [T, B, ...].
+    losses: the parts from `compute_loss`.
+
+  Returns:
+    dict of scalars: the three gradient norms, the mean entropy per step (in
+    nats and relative to ln |A|), the mean distance from the uniform policy
+    and the mean value estimate V(x_s).
+  """
+  logits, baseline = learner_outputs.policy_logits, learner_outputs.baseline
+
+  def gradient_norm(loss, output):
+    return tf.norm(tf.gradients(loss, output)[0])
+
+  entropy = tf.reduce_mean(policy_entropy(logits))
+  max_entropy = tf.math.log(tf.cast(tf.shape(logits)[-1], entropy.dtype))
+  return dict(
+      pg_logits_gradient_norm=gradient_norm(losses['policy_gradient_loss'],
+                                            logits),
+      baseline_gradient_norm=gradient_norm(losses['baseline_loss'], baseline),
+      entropy_logits_gradient_norm=gradient_norm(losses['entropy_loss'],
+                                                 logits),
+      policy_entropy=entropy,
+      policy_entropy_ratio=entropy / tf.maximum(max_entropy, 1e-8),
+      policy_distance_from_uniform=tf.reduce_mean(
+          distance_from_uniform(logits)),
+      mean_value=tf.reduce_mean(baseline))
 
 
 def apply_gradients(gradients, variables, num_frames, config,
@@ -169,15 +223,20 @@ def apply_gradients(gradients, variables, num_frames, config,
   optimizer = tf.compat.v1.train.RMSPropOptimizer(
       learning_rate, config.decay, config.momentum, hyperparameters.epsilon)
   gradient_norm = tf.linalg.global_norm(gradients)
+  stats = dict(learning_rate=learning_rate, gradient_norm=gradient_norm)
   if config.gradient_clipping > 0:
     gradients, _ = tf.clip_by_global_norm(
         gradients, hyperparameters.gradient_clipping, use_norm=gradient_norm)
+    # Averaged over steps: the fraction of steps clipped, and by how much.
+    stats['gradient_clip_ratio'] = (gradient_norm /
+                                    hyperparameters.gradient_clipping)
+    stats['gradient_clipped'] = tf.cast(
+        gradient_norm > hyperparameters.gradient_clipping, tf.float32)
   train_op = optimizer.apply_gradients(zip(gradients, variables))
   with tf.control_dependencies([train_op]):
     num_env_frames_and_train = num_env_frames.assign_add(
         tf.cast(num_frames, tf.int64))
-  return num_env_frames_and_train, dict(learning_rate=learning_rate,
-                                        gradient_norm=gradient_norm)
+  return num_env_frames_and_train, stats
 
 
 def build_learner(agent, data, config):

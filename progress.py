@@ -19,6 +19,16 @@ import report
 
 
 
+# What the update does (learner.compute_diagnostics, apply_gradients),
+# averaged over each row's learner steps: progress.csv columns after the
+# losses. `gradient_clipped` averages to the fraction of steps clipped.
+DIAGNOSTIC_FIELDS = (
+    'gradient_norm', 'gradient_clipped', 'gradient_clip_ratio',
+    'pg_logits_gradient_norm', 'baseline_gradient_norm',
+    'entropy_logits_gradient_norm', 'policy_entropy', 'policy_entropy_ratio',
+    'policy_distance_from_uniform', 'mean_value')
+
+
 class Progress:
   """Collects episode returns and losses; reports every few seconds."""
 
@@ -26,7 +36,7 @@ class Progress:
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
                 'baseline_loss', 'entropy_loss', 'learning_rate',
                 'mean_episode_return', 'episodes', 'suite_score',
-                'mean_capped_hns')
+                'mean_capped_hns') + DIAGNOSTIC_FIELDS + ('level_name',)
 
   def __init__(self, logdir, config, start_frames, log_interval_secs):
     self._config = config
@@ -89,8 +99,9 @@ class Progress:
                '%.2f' % suite['value'],
                mean_capped_hns='' if capped is None else '%.2f' % capped)
     for k in ('total_loss', 'policy_gradient_loss', 'baseline_loss',
-              'entropy_loss', 'learning_rate'):
+              'entropy_loss', 'learning_rate') + DIAGNOSTIC_FIELDS:
       row[k] = '%.6g' % stats[k] if k in stats else ''
+    row['level_name'] = level_set.name
     self._csv.writerow(row)
     self._csv_file.flush()
 

@@ -463,7 +463,7 @@ def _paper_columns(domain):
   return ()
 
 
-def _paper_score(domain, column, key):
+def paper_score(domain, column, key):
   if column is None:
     return None
   if domain == 'atari':
@@ -555,7 +555,7 @@ def build_comparison(runs, paper_column=None):
     asked = [run for run in runs
              if key in expected_levels(domain, run.level_name)]
     per_run = [run.levels[key] for run in asked if run.levels.get(key)]
-    paper = _paper_score(domain, column, key)
+    paper = paper_score(domain, column, key)
     paper_hns = level_hns(domain, key, paper)
     if not per_run:
       missing.append(key)
@@ -875,20 +875,39 @@ def main(argv=None):
       prog='report.py',
       description='Compare test_results.json files of our runs with the '
                   'IMPALA paper\'s published scores.')
-  parser.add_argument(
-      '--results', nargs='+', required=True, metavar='PATH',
+  inputs = parser.add_mutually_exclusive_group(required=True)
+  inputs.add_argument(
+      '--results', nargs='+', metavar='PATH',
       help='test_results.json files (or log dirs containing one); several '
            'files of the same agent variant are aggregated across runs')
+  inputs.add_argument(
+      '--curves', nargs='+', metavar='[LABEL=]LOGDIR',
+      help='training logdirs: learning curves from their progress.csv '
+           '(curves.md and curves.png; see curves.py); runs with one LABEL '
+           'are seeds of one configuration')
   parser.add_argument('--output', required=True, metavar='DIR',
                       help='folder for comparison.md and comparison.png')
+  parser.add_argument(
+      '--thresholds', default=None, metavar='R1,R2,...',
+      help='with --curves: returns whose frames and wall time to reach are '
+           'tabled (default: per level, curves.DEFAULT_THRESHOLDS)')
+  parser.add_argument(
+      '--network', default='shallow', choices=('shallow', 'deep'),
+      help='with --curves: the agent, for the paper\'s reference score')
   parser.add_argument(
       '--paper_column', default=None,
       help='override the paper column: one of %s, or "none"' % ', '.join(
           atari57.PAPER_COLUMNS + dmlab30.PAPER_COLUMNS))
   args = parser.parse_args(argv)
   try:
-    md_path, png_path = write_report(args.results, args.output,
-                                     args.paper_column)
+    if args.curves:
+      import curves  # pylint: disable=g-import-not-at-top (curves imports us)
+      md_path, png_path = curves.write_curves(
+          args.curves, args.output, curves.parse_thresholds(args.thresholds),
+          args.network)
+    else:
+      md_path, png_path = write_report(args.results, args.output,
+                                       args.paper_column)
   except ValueError as e:  # ResultsError included.
     print('report.py: error: %s' % e, file=sys.stderr)
     return 2

@@ -117,12 +117,17 @@ def test_catch_learns_within_budget_and_lr_zero_does_not(tmp_path):
   assert int(rows[-1]['frames']) <= 150e3 + 2000
   assert final_return >= 0.9
   assert learn_time < 180
+  # The diagnostics see it: a near-deterministic policy, last columns.
+  assert float(rows[-1]['policy_distance_from_uniform']) > 0.3
+  assert rows[-1]['level_name'] == 'catch'
 
   control = str(tmp_path / 'control')
   check_ok(run_experiment('--level_name=catch', '--logdir=' + control,
                           '--seed=3', '--learning_rate=0',
                           '--total_environment_frames=40000', timeout=300))
-  assert float(read_progress(control)[-1]['mean_episode_return']) < 0.5
+  control_rows = read_progress(control)
+  assert float(control_rows[-1]['mean_episode_return']) < 0.5
+  assert float(control_rows[-1]['policy_entropy_ratio']) > 0.9
 
 
 # ---------------------------------------------------------------------------

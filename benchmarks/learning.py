@@ -1,0 +1,164 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+r"""Learning benchmark: trains a level with given flags and seeds for a frame
+budget, then draws the learning curves.
+
+    python benchmarks/learning.py --level_name=atari/pong --frames=20000000 \
+        --seeds=1,2,3 --logdir=/tmp/learning/pong [-- --entropy_cost=0.0006]
+
+Each seed trains in its own `experiment.py` subprocess, one after the other,
+in `<logdir>/seed_<N>` (its console in `train.log` there); flags after `--`
+go to every run. A run is stopped cleanly (SIGINT: final checkpoint) once
+its progress.csv passes `--frames`, so the learning rate keeps the level's
+own schedule (annealed over `--total_environment_frames`, 200M on Atari)
+unless you pass that flag; without `--frames` a run goes to that budget
+and is marked `finished`. Rerunning the same command continues unfinished
+runs from their checkpoints and skips finished ones. Then `report.py
+--curves` writes `<logdir>/curves.md` and `<logdir>/curves.png`.
+"""
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
+
+import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
+import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# Written in a run's logdir when it reached its own frame budget.
+_FINISHED = 'finished'
+# Flags the benchmark sets for each run itself.
+_OWN_FLAGS = ('--level_name', '--seed', '--logdir')
+
+
+def last_frames(logdir):
+  """Frames of the last progress row in `logdir`, 0 if none."""
+  path = os.path.join(logdir, 'progress.csv')
+  if not os.path.exists(path):
+    return 0
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  return int(rows[-1]['frames']) if rows else 0
+
+
+def train_command(level_name, seed, logdir, extra_flags):
+  return [sys.executable, os.path.join(_ROOT, 'experiment.py'),
+          '--level_name=' + level_name, '--seed=%d' % seed,
+          '--logdir=' + logdir] + list(extra_flags)
+
+
+def train(command, logdir, frames, poll_secs=1.):
+  """Runs one training command until it exits or passes `frames`.
+
+  Returns:
+    True if the run ended by itself (its --total_environment_frames).
+  """
+  os.makedirs(logdir, exist_ok=True)
+  with open(os.path.join(logdir, 'train.log'), 'a') as log:
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=_ROOT)
+    try:
+      while process.poll() is None:
+        if frames is not None and last_frames(logdir) >= frames:
+          process.send_signal(signal.SIGINT)  # A clean stop: checkpoint.
+          process.wait()
+          return False
+        time.sleep(poll_secs)
+    except KeyboardInterrupt:  # The terminal's SIGINT reached the run too.
+      process.wait()  # Its clean stop: a final checkpoint.
+      raise
+    finally:
+      if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait()
+  if process.returncode not in (0, -signal.SIGINT):
+    raise RuntimeError('%s failed (exit %d); see %s' % (
+        ' '.join(command), process.returncode,
+        os.path.join(logdir, 'train.log')))
+  return True
+
+
+def is_done(logdir, frames):
+  """Whether a run has its `frames`, or (frames None) ended by itself."""
+  if frames is None:
+    return os.path.exists(os.path.join(logdir, _FINISHED))
+  return last_frames(logdir) >= frames
+
+
+def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
+                  thresholds=None, network='shallow'):
+  """Trains the unfinished seeds, then writes the curves; returns their
+  paths."""
+  logdirs = [os.path.join(logdir, 'seed_%d' % seed) for seed in seeds]
+  for seed, run_logdir in zip(seeds, logdirs):
+    done = last_frames(run_logdir)
+    if is_done(run_logdir, frames):
+      print('seed %d: done (%d frames) in %s' % (seed, done, run_logdir))
+      continue
+    print('seed %d: training from frame %d in %s' % (seed, done, run_logdir),
+          flush=True)
+    start = time.time()
+    if train(train_command(level_name, seed, run_logdir, extra_flags),
+             run_logdir, frames):
+      text = '%d\n' % last_frames(run_logdir)
+      curves.write_atomically(os.path.join(run_logdir, _FINISHED),
+                              lambda f: f.write(text.encode()))
+    print('seed %d: %d frames after %.0f s' % (
+        seed, last_frames(run_logdir), time.time() - start), flush=True)
+  return curves.write_curves(logdirs, logdir, thresholds, network)
+
+
+def parse_args(argv):
+  """Parses and checks the arguments; one-line errors before any run."""
+  parser = argparse.ArgumentParser(
+      prog='benchmarks/learning.py', description=__doc__.split('\n')[0])
+  parser.add_argument('--level_name', default='catch')
+  parser.add_argument('--frames', type=int, default=None,
+                      help='frame budget per run (default: the level\'s '
+                           '--total_environment_frames)')
+  parser.add_argument('--seeds', default='1', help='comma-separated seeds')
+  parser.add_argument('--logdir', required=True,
+                      help='runs go to <logdir>/seed_<N>, curves to <logdir>')
+  parser.add_argument('--thresholds', default=None,
+                      help='returns to table (default: per level, '
+                           'curves.DEFAULT_THRESHOLDS)')
+  parser.add_argument('--network', default=None, choices=('shallow', 'deep'),
+                      help='the agent, for the paper\'s reference score '
+                           '(default: --network among the flags after --, '
+                           'else shallow)')
+  args, extra = parser.parse_known_args(argv)
+  extra = [flag for flag in extra if flag != '--']
+  try:
+    levels.resolve(args.level_name)
+    args.seeds = [int(s) for s in args.seeds.split(',')]
+    args.thresholds = curves.parse_thresholds(args.thresholds)
+  except ValueError as e:
+    parser.error(str(e))
+  if args.frames is not None and args.frames < 1:
+    parser.error('--frames must be >= 1, got %d' % args.frames)
+  for flag in extra:
+    if not flag.startswith('--') or flag.split('=')[0] in _OWN_FLAGS:
+      parser.error('%r: pass experiment.py flags as --name=value after --, except '
+           '%s (set here)' % (flag, ', '.join(_OWN_FLAGS)))
+  if args.network is None:
+    args.network = 'deep' if '--network=deep' in extra else 'shallow'
+  return args, extra
+
+
+def main(argv=None):
+  args, extra = parse_args(sys.argv[1:] if argv is None else argv)
+  md_path, png_path = run_benchmark(args.level_name, args.frames, args.seeds,
+                                    args.logdir, extra, args.thresholds,
+                                    args.network)
+  with open(md_path) as f:
+    print(f.read())
+  print('wrote %s and %s' % (md_path, png_path))
+
+
+if __name__ == '__main__':
+  main()

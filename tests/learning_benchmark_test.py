@@ -1,0 +1,96 @@
+# Copyright the impala-tf authors. Licensed under the Apache License 2.0.
+"""benchmarks/learning.py on catch: trains, stops at the budget, resumes,
+skips finished runs, writes the curves."""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_REPO, 'benchmarks'))
+
+import learning  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# A stand-in for experiment.py: a progress row of 1000 more frames every
+# 0.05 s up to 10000, a clean exit on SIGINT.
+_FAKE_TRAINER = """
+import csv, signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+with open(sys.argv[1] + '/progress.csv', 'w', newline='') as f:
+  writer = csv.writer(f)
+  writer.writerow(['frames'])
+  for frames in range(1000, 10001, 1000):
+    writer.writerow([frames])
+    f.flush()
+    time.sleep(0.05)
+"""
+
+
+def _run(*args):
+  return subprocess.run(
+      [sys.executable, os.path.join(_REPO, 'benchmarks', 'learning.py'),
+       '--level_name=catch'] + list(args),
+      cwd=_REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, MPLBACKEND='Agg', TF_CPP_MIN_LOG_LEVEL='2'))
+
+
+def _frames(logdir):
+  with open(os.path.join(logdir, 'progress.csv')) as f:
+    return [int(row['frames']) for row in csv.DictReader(f)]
+
+
+def test_a_run_stops_at_the_budget_or_finishes_by_itself(tmp_path):
+  command = [sys.executable, '-c', _FAKE_TRAINER]
+  stopped, finished = str(tmp_path / 'stopped'), str(tmp_path / 'finished')
+  assert not learning.train(command + [stopped], stopped, 3000, .01)
+  assert 3000 <= learning.last_frames(stopped) < 10000
+  assert learning.is_done(stopped, 3000)
+  assert not learning.is_done(stopped, None)
+  assert learning.train(command + [finished], finished, None, .01)
+  assert learning.last_frames(finished) == 10000
+
+
+def test_trains_to_budget_resumes_and_reports(tmp_path):
+  logdir = str(tmp_path)
+  seed_1, seed_2 = (os.path.join(logdir, 'seed_%d' % s) for s in (1, 2))
+  common = ['--logdir=' + logdir, '--', '--log_interval_secs=1']
+  result = _run('--frames=10000', '--seeds=1', *common)
+  assert result.returncode == 0, result.stderr[-3000:]
+  first = _frames(seed_1)
+  assert first[-1] >= 10000
+  assert first[-1] < 150000  # Stopped at the budget, not the level's end.
+
+  result = _run('--frames=20000', '--seeds=1,2', *common)
+  assert result.returncode == 0, result.stderr[-3000:]
+  resumed = _frames(seed_1)
+  assert resumed[:len(first)] == first and resumed[-1] >= 20000
+  with open(os.path.join(seed_1, 'train.log')) as f:
+    starts = [int(m) for m in re.findall(r'Training catch from frame (\d+)',
+                                         f.read())]
+  assert starts[0] == 0 and starts[1] >= 10000  # From the checkpoint.
+  assert _frames(seed_2)[-1] >= 20000
+  with open(os.path.join(logdir, 'curves.md')) as f:
+    assert '| 0.9 | ' in f.read()
+  assert os.path.getsize(os.path.join(logdir, 'curves.png')) > 1000
+
+  mtimes = [os.path.getmtime(os.path.join(d, 'progress.csv'))
+            for d in (seed_1, seed_2)]
+  result = _run('--frames=20000', '--seeds=1,2', *common)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.count(': done (') == 2
+  assert mtimes == [os.path.getmtime(os.path.join(d, 'progress.csv'))
+                    for d in (seed_1, seed_2)]
+
+
+def test_bad_input_fails_before_any_run(tmp_path):
+  for args, message in (
+      (['--frames=0'], '--frames must be >= 1'),
+      (['--seeds=1,x'], 'invalid literal'),
+      (['--', '--logdir=/tmp/elsewhere'], 'set here'),
+      (['--level_name=atari/nonsense'], 'nonsense')):
+    result = _run('--logdir=' + str(tmp_path), *args)
+    assert result.returncode == 2
+    assert message in result.stderr.splitlines()[-1]
+  assert not os.listdir(tmp_path)
