@@ -37,6 +37,9 @@ import collections
 import functools
 import os
 import shutil
+import sys
+import tempfile
+import types
 
 import numpy as np
 
@@ -379,7 +382,8 @@ class PyProcessAtari:
 
 
 # ---------------------------------------------------------------------------
-# DeepMind Lab, written against /work/shared/reference/dmlab_python_api.md.
+# DeepMind Lab: written against its documented Python API, checked against a
+# real build (google-deepmind/lab b1db91a; tests/dmlab_real_test.py).
 
 # The IMPALA action set (paper Table D.2) as DeepMind Lab 7-vectors:
 # (LOOK_LEFT_RIGHT_PIXELS_PER_FRAME, LOOK_DOWN_UP_PIXELS_PER_FRAME,
@@ -402,15 +406,48 @@ DMLAB_TEST_MIXER_SEED = 0x600D5EED  # The release's seed for test episodes.
 
 DMLAB_INSTALL_MESSAGE = (
     'DeepMind Lab levels need the `deepmind_lab` Python module, which is not '
-    'installed. It cannot be installed from PyPI: build it from source with '
-    'Bazel (https://github.com/google-deepmind/lab, docs/users/build.md):\n'
-    '  git clone https://github.com/google-deepmind/lab && cd lab\n'
-    '  bazel build -c opt --python_version=PY3 '
-    '//python/pip_package:build_pip_package\n'
-    '  ./bazel-bin/python/pip_package/build_pip_package /tmp/dmlab_pkg\n'
-    '  pip install /tmp/dmlab_pkg/deepmind_lab-*.whl\n'
-    'psychlab_* levels also need the Brady et al. (2008) image data set '
-    '(dataset_path). Atari and catch levels need none of this.')
+    'installed. It is not on PyPI: build it from source with Bazel following '
+    'its own instructions (https://github.com/google-deepmind/lab, '
+    'docs/users/build.md and python/pip_package/README.md), then pip install '
+    'the wheel it builds into this environment, with dm-env (its __init__ '
+    'imports dm_env). '
+    'psychlab_arbitrary_visuomotor_mapping and psychlab_continuous_recognition '
+    'also need the Brady et al. (2008) image data set (--dataset_path). Atari '
+    'and catch levels need none of this.')
+
+# DMLab-30 levels that read the Brady, Konkle, Alvarez & Oliva (2008) images
+# (the level scripts' `datasets.brady_konkle_oliva2008`); the other two
+# psychlab levels draw their stimuli procedurally.
+DMLAB_LEVELS_NEEDING_DATASET = ('psychlab_arbitrary_visuomotor_mapping',
+                                'psychlab_continuous_recognition')
+
+# Where compiled DMLab maps are kept when no level cache is given (as the
+# release's LocalLevelCache): procedural levels compile a map per episode,
+# seconds to minutes of q3map2 each, so every process shares one cache.
+DEFAULT_DMLAB_LEVEL_CACHE = os.path.join(tempfile.gettempdir(),
+                                         'impala_dmlab_level_cache')
+
+
+def _is_real_dmlab(deepmind_lab):
+  """True for the built module (`Lab` a C type), False for a Python stand-in."""
+  init = vars(deepmind_lab.Lab).get('__init__')
+  return not isinstance(init, types.FunctionType)
+
+
+def check_dmlab_dataset(level, config=None, dataset_path=None):
+  """Raises ValueError if `level` needs the psychlab data set and has none.
+
+  Without it DeepMind Lab fails only inside its level script, with a Lua
+  traceback, or aborts the process.
+  """
+  name = level.rsplit('/', 1)[-1]
+  if name in DMLAB_LEVELS_NEEDING_DATASET and not (
+      dataset_path or (config or {}).get('datasetPath')):
+    raise ValueError(
+        'DMLab level %r needs the Brady et al. (2008) image data set: pass '
+        'its directory as dataset_path (--dataset_path), see '
+        'https://github.com/google-deepmind/lab/tree/master/data/brady_konkle_oliva2008.'
+        % (level,))
 
 
 def check_dmlab_available():
@@ -477,7 +514,8 @@ class PyProcessDmLab:
   `num_action_repeats` frames (4 in the paper); each episode reset with a
   seed drawn from `seed`. `config` is completed by `dmlab_config`
   (96 x 72 unless given; test mode; dataset path). `level_cache` is an object
-  with `fetch`/`write` or a directory (a `LocalLevelCache`).
+  with `fetch`/`write` or a directory (a `LocalLevelCache`); None means
+  `DEFAULT_DMLAB_LEVEL_CACHE`, False none.
   """
 
   def __init__(self, level, config, num_action_repeats, seed,
@@ -490,8 +528,21 @@ class PyProcessDmLab:
     self._num_action_repeats = _check_int('num_action_repeats',
                                           num_action_repeats, 1)
     self._rng = np.random.RandomState(int(seed) % (2**32))
+    check_dmlab_dataset(level, config, dataset_path)
+    if 'tensorflow' in sys.modules and _is_real_dmlab(deepmind_lab):
+      # Seen with DeepMind Lab b1db91a (software rendering) and TF 2.21:
+      # reset() dies with a segmentation fault in such a process.
+      raise RuntimeError(
+          'DeepMind Lab cannot run in a process that has imported TensorFlow '
+          '(it crashes in reset()). Run it in a child process, as '
+          'create_environment does (py_process children never import '
+          'TensorFlow).')
     if runfiles_path:
       deepmind_lab.set_runfiles_path(runfiles_path)
+    if level_cache is None:
+      level_cache = DEFAULT_DMLAB_LEVEL_CACHE
+    elif level_cache is False:
+      level_cache = None
     if isinstance(level_cache, str):
       level_cache = LocalLevelCache(level_cache)
     self._observation_names = ['RGB_INTERLEAVED', 'INSTR']
@@ -503,7 +554,8 @@ class PyProcessDmLab:
     self._game = _GameAccounting()
 
   def _reset(self):
-    self._env.reset(seed=self._rng.randint(0, 2**31 - 1))
+    # DeepMind Lab takes only a Python int (ValueError for numpy integers).
+    self._env.reset(seed=int(self._rng.randint(0, 2**31 - 1)))
 
   def _observation(self):
     observations = self._env.observations()
@@ -678,7 +730,8 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
       `width` and `height` (default 96 x 72).
 
   Raises:
-    ValueError: unknown domain or Atari game.
+    ValueError: unknown domain or Atari game; a psychlab level that needs
+      the data set without `dataset_path`.
     ImportError: 'dmlab' without DeepMind Lab installed (checked here, in the
       parent, before any process starts).
   """
@@ -692,6 +745,7 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
     _split_kwargs(domain, kwargs, _DMLAB_KWARGS)
     check_dmlab_available()
     config = dict(kwargs.pop('config', None) or {})
+    check_dmlab_dataset(level, config, kwargs.get('dataset_path'))
     for key in ('width', 'height'):
       if key in kwargs:
         config[key] = kwargs.pop(key)

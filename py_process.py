@@ -2,7 +2,8 @@
 """Runs Python objects in child processes and calls their methods as TF ops.
 
 IMPALA's actors step environments that must live in their own process:
-DeepMind Lab allows one instance per process, and a child process keeps the
+DeepMind Lab dies (segmentation fault in reset) in a process that has
+imported TensorFlow, and a child process keeps the
 environment's Python code off the learner's GIL (paper Section 3: actors and
 learner run concurrently). `PyProcess(type_, *args, **kwargs)` constructs
 `type_(*args, **kwargs)` in a child process; `PyProcess.proxy.method(*args)`

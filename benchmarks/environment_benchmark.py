@@ -3,6 +3,16 @@ r"""Environment throughput: raw, through PyProcess, and as TF ops.
 
   python benchmarks/environment_benchmark.py [--game pong] [--seconds 5]
       [--processes N] [--unroll 100] [--start_children 32]
+  python benchmarks/environment_benchmark.py --dmlab seekavoid_arena_01 \
+      rooms_watermaze [--seconds 30] [--processes N]
+
+With --dmlab (needs a DeepMind Lab build): raw DeepMind Lab throughput of
+each level, PyProcessDmLab.step with random actions of our 9-action set,
+action repeat 4, 96x72 RGB, episodes reset as they end, in 1 process and in
+N at once. DeepMind Lab renders in software (OSMesa) on the CPU. Besides
+frames/s, each row gives frames per CPU-second of the stepping processes
+(their own CPU time): the rate of one core, which moves little when other
+work shares the cores while frames/s does.
 
 Frames are emulator frames (agent steps x 4 action repeats), as in the paper;
 N (--processes) defaults to the number of cores. Rows:
@@ -40,35 +50,63 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
+import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 import py_process  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+DMLAB_ACTION_REPEATS = 4
 
-def run_raw(game, seconds, seed=0):
-  """Steps an environment in this process for `seconds`; returns steps/s."""
-  env = environments.PyProcessAtari(game, seed)
+
+def _make_env(domain, level, seed):
+  if domain == 'atari':
+    return environments.PyProcessAtari(level, seed)
+  if domain == 'dmlab':
+    _, script = levels.environment_level(level)
+    return environments.PyProcessDmLab(script, {}, DMLAB_ACTION_REPEATS, seed)
+  raise ValueError('domain must be atari or dmlab, got %r.' % (domain,))
+
+
+def run_raw_timed(game, seconds, seed=0, domain='atari'):
+  """Steps an environment in this process for `seconds` after its first
+  episode started; returns (steps per second, steps per CPU-second of this
+  process)."""
+  env = _make_env(domain, game, seed)
   env.initial()
-  actions = np.random.RandomState(seed).randint(env.num_actions, size=4096)
+  num_actions = environments.num_actions(domain, game)
+  actions = np.random.RandomState(seed).randint(num_actions, size=4096)
+  chunk = 256 if domain == 'atari' else 32
   steps = 0
   start = time.perf_counter()
+  cpu_start = time.process_time()
   deadline = start + seconds
   while True:
-    for action in actions[:256]:
+    for action in actions[(steps % 4096):(steps % 4096) + chunk]:
       env.step(action)
-    steps += 256
+    steps += chunk
     now = time.perf_counter()
     if now >= deadline:
-      return steps / (now - start)
+      env.close()
+      return (steps / (now - start),
+              steps / max(time.process_time() - cpu_start, 1e-9))
+
+
+def run_raw(game, seconds, seed=0, domain='atari'):
+  """Steps an environment in this process for `seconds`; returns steps/s."""
+  return run_raw_timed(game, seconds, seed, domain)[0]
 
 
 class RawLoop:
   """A child that runs `run_raw` when asked (for the parallel raw rows)."""
 
-  def __init__(self, game, seed):
+  def __init__(self, game, seed, domain='atari'):
     self._game = game
     self._seed = seed
+    self._domain = domain
 
   def run(self, seconds):
-    return run_raw(self._game, seconds, self._seed)
+    return run_raw(self._game, seconds, self._seed, self._domain)
+
+  def run_timed(self, seconds):
+    return run_raw_timed(self._game, seconds, self._seed, self._domain)
 
   def ping(self):
     return None
@@ -78,11 +116,19 @@ class RawLoop:
     return None
 
 
-def raw_parallel(game, seconds, processes):
+def raw_parallel(game, seconds, processes, domain='atari'):
   """Total steps/s of `processes` children each running the raw loop, and the
   round-trip time of an empty call to a child in microseconds."""
+  rates, round_trip = raw_parallel_timed(game, seconds, processes, domain)
+  return sum(r for r, _ in rates), round_trip
+
+
+def raw_parallel_timed(game, seconds, processes, domain='atari'):
+  """[(steps/s, steps per CPU-second)] of `processes` children each running
+  the raw loop at once, and the round trip of an empty call (us)."""
   import environment_benchmark  # pylint: disable=g-import-not-at-top
-  children = [py_process.PyProcess(environment_benchmark.RawLoop, game, seed)
+  children = [py_process.PyProcess(environment_benchmark.RawLoop, game, seed,
+                                   domain)
               for seed in range(processes)]
   py_process.start_all(children)
   try:
@@ -91,18 +137,56 @@ def raw_parallel(game, seconds, processes):
     for _ in range(calls):
       children[0].call('ping')
     round_trip = (time.perf_counter() - start) / calls * 1e6
-    rates = [0.] * processes
+    rates = [(0., 0.)] * processes
     def run(i):
-      rates[i] = children[i].call('run', seconds)
+      rates[i] = children[i].call('run_timed', seconds)
     threads = [threading.Thread(target=run, args=(i,))
                for i in range(processes)]
     for t in threads:
       t.start()
     for t in threads:
       t.join()
-    return sum(rates), round_trip
+    return rates, round_trip
   finally:
     py_process.close_all(children)
+
+
+def load_average():
+  with open('/proc/loadavg') as f:
+    return float(f.read().split()[0])
+
+
+def dmlab_raw(level_names, seconds, processes):
+  """Prints raw DeepMind Lab rows for each level; returns {level: rows}."""
+  environments.check_dmlab_available()
+  print('Raw DeepMind Lab, random actions of the 9-action set, action repeat '
+        '%d, 96x72 RGB, software rendering; %d cores, %.0f s per row after '
+        'the first episode starts; frames = agent steps x %d.' % (
+            DMLAB_ACTION_REPEATS, os.cpu_count(), seconds,
+            DMLAB_ACTION_REPEATS))
+  print('%-45s %10s %15s %10s' % ('', 'frames/s', 'frames/CPU-s', 'load'))
+  results = {}
+  for level in level_names:
+    rows = []
+    load = load_average()
+    one, one_cpu = run_raw_timed(level, seconds, domain='dmlab')
+    rows.append(('%s, 1 process' % level, one * DMLAB_ACTION_REPEATS,
+                 one_cpu * DMLAB_ACTION_REPEATS, load))
+    if processes > 1:
+      load = load_average()
+      rates, _ = raw_parallel_timed(level, seconds, processes, 'dmlab')
+      rows.append(('%s, %d processes' % (level, processes),
+                   sum(r for r, _ in rates) * DMLAB_ACTION_REPEATS,
+                   np.mean([c for _, c in rates]) * DMLAB_ACTION_REPEATS,
+                   load))
+    for name, fps, per_cpu, load in rows:
+      print('%-45s %10.0f %15.0f %10.1f' % (name, fps, per_cpu, load))
+      sys.stdout.flush()
+    results[level] = rows
+  print('frames/CPU-s is per process (its own CPU time): the rate of one '
+        'core of this machine. Load: the 1-minute load average at the row\'s '
+        'start (other users of the cores lower frames/s, not frames/CPU-s).')
+  return results
 
 
 def pyprocess_calls(game, seconds):
@@ -235,9 +319,15 @@ def main():
   parser.add_argument('--processes', type=int, default=os.cpu_count())
   parser.add_argument('--unroll', type=int, default=100)
   parser.add_argument('--start_children', type=int, default=32)
+  parser.add_argument('--dmlab', nargs='+', metavar='LEVEL',
+                      help='raw DeepMind Lab rows for these levels instead '
+                      '(e.g. seekavoid_arena_01 rooms_watermaze)')
   args = parser.parse_args()
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   n = args.processes
+  if args.dmlab:
+    dmlab_raw(args.dmlab, args.seconds, n)
+    return
   print('Environment throughput, %s, %d cores, %.0f s per row; frames = '
         'agent steps x 4.' % (args.game, os.cpu_count(), args.seconds))
   raw = run_raw(args.game, args.seconds)

@@ -33,10 +33,13 @@ QueueRunner of experiment.train does, timed here) and reports, over the
   memory            proportional set size of the environment processes.
 
 Then, in the same run and with the training processes closed, the raw
-emulator throughput (environments.PyProcessAtari in a tight loop with random
-actions, benchmarks/environment_benchmark.py) with as many processes as
-training has environments, and with one per core (the machine's ceiling),
-and the ratios of training to both.
+emulator throughput (environments.PyProcessAtari, or PyProcessDmLab for
+DMLab levels, in a tight loop with random actions,
+benchmarks/environment_benchmark.py) with as many processes as training has
+environments, and with one per core (the machine's ceiling), and the ratios
+of training to both; also raw frames per CPU-second of one process against
+training's frames per CPU-second, the ratio that holds when other work
+shares the cores.
 
 `--learner_only` times the learner step alone on fixed data of the run's
 shapes (no actors; staged and split over the learner devices as in
@@ -318,11 +321,19 @@ def _time_op(session, fetch, repeats):
 
 def raw_frames_per_second(config, processes, seconds):
   """Raw emulator frames/s of `processes` children stepping random actions."""
-  domain, game = levels_lib.environment_level(config.level_set.levels[0])
-  if domain != 'atari':
-    return float('nan')
-  steps, _ = environment_benchmark.raw_parallel(game, seconds, processes)
-  return steps * config.num_action_repeats
+  return raw_rates(config, processes, seconds)[0]
+
+
+def raw_rates(config, processes, seconds):
+  """(frames/s of `processes` raw children at once, their mean frames per
+  CPU-second each) for Atari and DeepMind Lab levels; NaNs otherwise."""
+  domain, level = levels_lib.environment_level(config.level_set.levels[0])
+  if domain not in ('atari', 'dmlab'):
+    return float('nan'), float('nan')
+  rates, _ = environment_benchmark.raw_parallel_timed(level, seconds,
+                                                      processes, domain)
+  return (sum(r for r, _ in rates) * config.num_action_repeats,
+          np.mean([c for _, c in rates]) * config.num_action_repeats)
 
 
 # ---------------------------------------------------------------------------
@@ -549,7 +560,7 @@ def print_measurement(m):
   sys.stdout.flush()
 
 
-def print_raw(m, raw_envs, raw_cores):
+def print_raw(m, raw_envs, raw_cores, raw_per_cpu=None):
   num_envs = m.config.num_actors * m.config.envs_per_actor
   print('Raw emulator, random actions, %.0f s each (after training):' %
         FLAGS.raw_seconds)
@@ -558,6 +569,10 @@ def print_raw(m, raw_envs, raw_cores):
   cores = os.cpu_count()
   print('  %d processes (one a core)  %8.0f frames/s   training = %.0f%%' % (
       cores, raw_cores, 100 * m.fps / raw_cores))
+  if raw_per_cpu is not None:
+    print('  frames per CPU-second: raw %.0f per process (one core), training '
+          '%.0f (ours, all processes) = %.0f%% of raw' % (
+              raw_per_cpu, efficiency(m), 100 * efficiency(m) / raw_per_cpu))
   sys.stdout.flush()
 
 
@@ -682,14 +697,15 @@ def main(argv):
   else:
     measured = measure_training(config, FLAGS.seconds, FLAGS.warmup_seconds)
     print_measurement(measured)
-  if FLAGS.raw_seconds > 0 and config.level_set.domain != 'atari':
-    print('No raw emulator rows: they are for Atari levels.')
+  if FLAGS.raw_seconds > 0 and config.level_set.domain not in ('atari',
+                                                                 'dmlab'):
+    print('No raw emulator rows: they are for Atari and DMLab levels.')
   elif FLAGS.raw_seconds > 0:
     num_envs = measured.config.num_actors * measured.config.envs_per_actor
-    raw_envs = raw_frames_per_second(config, num_envs, FLAGS.raw_seconds)
-    raw_cores = raw_frames_per_second(config, os.cpu_count(),
-                                      FLAGS.raw_seconds)
-    print_raw(measured, raw_envs, raw_cores)
+    raw_envs, _ = raw_rates(config, num_envs, FLAGS.raw_seconds)
+    raw_cores, raw_per_cpu = raw_rates(config, os.cpu_count(),
+                                       FLAGS.raw_seconds)
+    print_raw(measured, raw_envs, raw_cores, raw_per_cpu)
   print_paper_rows(measured)
 
 

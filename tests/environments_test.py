@@ -342,7 +342,7 @@ def test_dmlab_missing_module_fails_before_any_process(monkeypatch):
   with pytest.raises(ImportError, match='github.com/google-deepmind/lab'):
     environments.check_dmlab_available()
   with tf.Graph().as_default():
-    with pytest.raises(ImportError, match='bazel build'):
+    with pytest.raises(ImportError, match='build it from source with Bazel'):
       environments.create_environment(
           'dmlab', 'contributed/dmlab30/rooms_watermaze', seed=1)
     assert not py_process.graph_processes()

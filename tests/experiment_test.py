@@ -26,9 +26,13 @@ SMALL = ['--num_actors=1', '--envs_per_actor=2', '--batch_size=2',
          '--unroll_length=5', '--log_interval_secs=0.5']
 
 
-def run_experiment(*args, timeout=240):
-  """Runs `python experiment.py args` and returns the CompletedProcess."""
+def run_experiment(*args, timeout=240, pythonpath=None):
+  """Runs `python experiment.py args` and returns the CompletedProcess;
+  `pythonpath` goes before the inherited PYTHONPATH."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+  if pythonpath:
+    env['PYTHONPATH'] = os.pathsep.join(
+        [pythonpath] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
   return subprocess.run(
       [sys.executable, os.path.join(ROOT, 'experiment.py')] + list(args),
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -274,6 +278,23 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
   assert suite.num_actions == 18 and len(suite.level_set.levels) == 57
 
 
+def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch):
+  del parsed_flags
+  monkeypatch.syspath_prepend(os.path.join(ROOT, 'tests', 'fake_deepmind_lab'))
+  monkeypatch.delitem(sys.modules, 'deepmind_lab', raising=False)
+  try:
+    config = config_lib.resolve_config('seekavoid_arena_01')
+    suite = config_lib.resolve_config('dmlab30')
+  finally:
+    sys.modules.pop('deepmind_lab', None)  # The stand-in.
+  # Table D.3's batch of 32 distinct environments (4 x 8 on <= 4 cores).
+  assert config.batch_size == 32
+  assert config.num_actors * config.envs_per_actor >= config.batch_size
+  if (os.cpu_count() or 1) <= 4:
+    assert (config.num_actors, config.envs_per_actor) == (4, 8)
+  assert (suite.num_actors, suite.envs_per_actor) == (150, 1)
+
+
 @pytest.mark.parametrize('args,message', [
     (['--level_name=atari/not_a_game'], 'Unknown --level_name'),
     (['--level_name=nonsense_level'], 'Unknown --level_name'),
@@ -295,9 +316,17 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
     (['--learner_device=gpu', '--num_learners=64', '--batch_size=64',
       '--num_actors=8'], '--num_learners=64 needs as many GPUs'),
 ])
-def test_bad_input_is_a_one_line_error_before_any_process(args, message):
+def test_bad_input_is_a_one_line_error_before_any_process(args, message,
+                                                          tmp_path):
   start = time.time()
-  result = run_experiment('--level_name=catch', *args, timeout=120)
+  pythonpath = None
+  if message == 'DeepMind Lab':
+    # Without DeepMind Lab, also where a real build is installed.
+    (tmp_path / 'deepmind_lab.py').write_text(
+        "raise ImportError('hidden by the test')\n")
+    pythonpath = str(tmp_path)
+  result = run_experiment('--level_name=catch', *args, timeout=120,
+                          pythonpath=pythonpath)
   assert result.returncode != 0
   error_lines = [l for l in result.stderr.splitlines()
                  if l.startswith('experiment.py: error:')]

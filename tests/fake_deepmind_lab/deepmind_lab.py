@@ -18,6 +18,21 @@ allowHoldOutLevels='true'.
 
 Attributes starting with an underscore (`_config`, `_actions`, `_map_source`)
 are stand-in introspection for assertions, not part of the real API.
+
+Checked against a real DeepMind Lab build (google-deepmind/lab b1db91a,
+python/dmlab_module.c; tests/dmlab_real_test.py runs the same contract
+tests on both), which differs from the documented contract in places; this
+module follows the real one:
+- `Lab` has no `fps()` method (the engine always runs at 60 fps);
+- `observations` must be a list, `config` a dict, `seed` a Python int or
+  None (a numpy integer is refused with ValueError);
+- `step` checks the status first (RuntimeError before reset or after the
+  episode's end), then the action's shape, then its dtype, with the real
+  messages;
+- `num_steps()` adds the requested `num_steps` even when the episode ends
+  within them;
+- `observation_spec()` lists more observations than the stand-in serves;
+  asking `Lab` for an unknown one fails with ValueError.
 """
 
 import hashlib
@@ -57,6 +72,8 @@ class Lab:
                level_cache=None):
     if not isinstance(level, str):
       raise TypeError('level must be a string.')
+    if not isinstance(observations, list):
+      raise TypeError('observations must be a list.')
     config = {} if config is None else config
     if not isinstance(config, dict):
       raise TypeError('config must be a dict.')
@@ -68,7 +85,7 @@ class Lab:
       raise ValueError('renderer must be "software" or "hardware".')
     for name in observations:
       if name not in _OBSERVATIONS:
-        raise ValueError('Unknown observation: %r.' % (name,))
+        raise ValueError("Unknown observation '%s'." % (name,))
     if level.endswith('_test') and config.get('allowHoldOutLevels') != 'true':
       raise RuntimeError('Failed to open level %r: hold-out level; set '
                          'allowHoldOutLevels to "true".' % level)
@@ -83,6 +100,7 @@ class Lab:
         float(config.get('episodeLengthSeconds', '1')) * self._fps)
     self._status = 'initialized'
     self._frames = 0
+    self._steps_since_reset = 0
     self._episode_seed = 0
     self._actions = []
     self._map_source = self._build_map(level_cache)
@@ -110,25 +128,29 @@ class Lab:
   def reset(self, episode=-1, seed=None):
     self._check_open()
     del episode
-    self._episode_seed = 0 if seed is None else int(seed)
+    if seed is not None and not isinstance(seed, int):
+      raise ValueError("'seed' must be int or None, was '%s'." %
+                       type(seed).__name__)
+    self._episode_seed = 0 if seed is None else seed
     self._frames = 0
+    self._steps_since_reset = 0
     self._status = 'running'
     return True
 
   def step(self, action, num_steps=1):
     self._check_open()
     if not isinstance(action, np.ndarray):
-      raise TypeError("'action' must be a numpy array.")
-    if action.dtype != np.intc:
-      raise ValueError("'action' must have dtype np.intc, got %s." %
-                       action.dtype)
-    if action.shape != (len(_ACTION_SPEC),):
-      raise ValueError("'action' must have shape (%d,), got %s." %
-                       (len(_ACTION_SPEC), action.shape))
+      raise TypeError('argument 1 must be numpy.ndarray, not %s' %
+                      type(action).__name__)
     if self._status != 'running':
       raise RuntimeError('Environment in wrong status to advance.')
+    if action.shape != (len(_ACTION_SPEC),):
+      raise ValueError('action must have shape (%d)' % len(_ACTION_SPEC))
+    if action.dtype != np.intc:
+      raise ValueError('action must have dtype np.intc')
     self._actions.append((action.copy(), num_steps))
     reward = 0.
+    self._steps_since_reset += num_steps
     for _ in range(num_steps):
       reward += float(action[3] + 10 * action[4])
       self._frames += 1
@@ -143,7 +165,8 @@ class Lab:
   def observations(self):
     self._check_open()
     if self._status != 'running':
-      raise RuntimeError('Environment in wrong status to call observations.')
+      raise RuntimeError(
+          'Environment in wrong status for call to observations()')
     value = (self._episode_seed * 7 + self._mixer_seed * 13 +
              self._frames) % 256
     frame = np.full([self._height, self._width, 3], value, np.uint8)
@@ -172,13 +195,10 @@ class Lab:
             for name, low, high in _ACTION_SPEC]
 
   def num_steps(self):
-    return self._frames
+    return self._steps_since_reset
 
   def events(self):
     return []
-
-  def fps(self):
-    return self._fps
 
   def close(self):
     self._status = 'closed'
