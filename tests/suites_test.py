@@ -184,8 +184,10 @@ def test_dmlab30_trains_on_every_level_and_tests_over_the_suite(tmp_path):
   """The same through the DeepMind Lab stand-in, whose episodes last 15
   agent steps; test mode plays the hold-out test levels."""
   logdir = str(tmp_path / 'dmlab30')
+  # The stand-in needs no images; the psychlab levels need the flag.
   common = ['--level_name=dmlab30', '--logdir=' + logdir,
-            '--network=shallow', '--width=32', '--height=24']
+            '--dataset_path=' + str(tmp_path), '--network=shallow',
+            '--width=32', '--height=24']
   run_experiment(*common, '--num_actors=1', '--envs_per_actor=30',
                  '--batch_size=30', '--unroll_length=16',
                  '--total_environment_frames=1920', '--log_interval_secs=60',
