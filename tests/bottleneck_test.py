@@ -121,8 +121,10 @@ def check_figures_add_up(rows):
 
 def test_starved_learner_names_the_actors(catch_config, tmp_path, caplog):
   """One actor fills each batch: the learner waits for its unrolls."""
+  # Long enough for diagnoses on an idle machine too (16K frames took 3 s).
   config = catch_config._replace(num_actors=1, envs_per_actor=8,
-                                 batch_size=8, total_environment_frames=16000)
+                                 batch_size=8, total_environment_frames=48000,
+                                 diagnosis_interval_secs=.5)
   rows, diagnoses = train(config, str(tmp_path / 'starved'), caplog)
   check_figures_add_up(rows)
   assert np.median([float(r['learner_waiting']) for r in rows]) >= .5
