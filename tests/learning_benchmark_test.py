@@ -4,7 +4,6 @@ skips finished runs, writes the curves."""
 
 import csv
 import os
-import re
 import subprocess
 import sys
 
@@ -62,22 +61,21 @@ def test_trains_to_budget_resumes_and_reports(tmp_path):
   assert first[-1] >= 10000
   assert first[-1] < 150000  # Stopped at the budget, not the level's end.
 
-  result = _run('--frames=20000', '--seeds=1,2', *common)
+  result = _run('--frames=60000', '--seeds=1,2', *common)
   assert result.returncode == 0, result.stderr[-3000:]
   resumed = _frames(seed_1)
-  assert resumed[:len(first)] == first and resumed[-1] >= 20000
-  with open(os.path.join(seed_1, 'train.log')) as f:
-    starts = [int(m) for m in re.findall(r'Training catch from frame (\d+)',
-                                         f.read())]
-  assert starts[0] == 0 and starts[1] >= 10000  # From the checkpoint.
-  assert _frames(seed_2)[-1] >= 20000
+  assert resumed[:len(first)] == first and resumed[-1] >= 60000
+  # From the checkpoint: the second run's first row continues the count
+  # (its console start line can be lost in train.log on a fast machine).
+  assert resumed[len(first)] > first[-1]
+  assert _frames(seed_2)[-1] >= 60000
   with open(os.path.join(logdir, 'curves.md')) as f:
     assert '| 0.9 | ' in f.read()
   assert os.path.getsize(os.path.join(logdir, 'curves.png')) > 1000
 
   mtimes = [os.path.getmtime(os.path.join(d, 'progress.csv'))
             for d in (seed_1, seed_2)]
-  result = _run('--frames=20000', '--seeds=1,2', *common)
+  result = _run('--frames=60000', '--seeds=1,2', *common)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.count(': done (') == 2
   assert mtimes == [os.path.getmtime(os.path.join(d, 'progress.csv'))
