@@ -15,8 +15,8 @@ its own and also passes its records to absl's handler on the root logger, so
 every TensorFlow line came twice; and tf.compat.v1 graph code (queue
 runners, RMSProp's initialisers) prints deprecation notices.
 
-`filter_stderr(argv)` (called by experiment.py and distributed.py before
-they import TensorFlow) therefore sends file descriptor 2 through a small
+`filter_stderr(argv)` (called by experiment.py, distributed.py and pbt.py
+before they import TensorFlow) therefore sends file descriptor 2 through a small
 filter process that drops only the lines of `HIDDEN_LINES`, benign notices
 known by their source file and text; everything else, a failed device, an
 unreadable checkpoint, a Python traceback, a crash report, passes unchanged

@@ -25,10 +25,10 @@ only once the mean covers at least `MIN_EPISODES` games (the issue's "over
 import collections
 import csv
 import os
-import tempfile
 
 import numpy as np
 
+import files
 import levels as levels_lib
 import report
 
@@ -183,19 +183,9 @@ def plot_curves(groups, path, network):
     row[0].set_title(level)
     row[1].set_title(level)
   fig.tight_layout()
-  write_atomically(path, lambda f: fig.savefig(f, format='png', dpi=80))
+  files.write_atomically(
+      path, lambda f: fig.savefig(f, format='png', dpi=80))
   plt.close(fig)
-
-
-def write_atomically(path, write):
-  """Calls write(file) on a temporary file beside `path`, then renames it."""
-  with tempfile.NamedTemporaryFile(
-      'wb', dir=os.path.dirname(path) or '.', delete=False) as f:
-    write(f)
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(f.name, 0o666 & ~umask)  # Not the temporary file's 0600.
-  os.replace(f.name, path)
 
 
 def _format_frames(frames):
@@ -253,6 +243,6 @@ def write_curves(logdirs, output_dir, thresholds=None, network='shallow'):
           '%s %s' % (level, label) if label else level, curves,
           level_thresholds))
   text = '\n'.join(sections)
-  write_atomically(md_path, lambda f: f.write(text.encode()))
+  files.write_text(md_path, text)
   plot_curves(groups, png_path, network)
   return md_path, png_path

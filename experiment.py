@@ -20,7 +20,6 @@ import collections
 import json
 import os
 import sys
-import tempfile
 import threading
 
 import console
@@ -35,6 +34,7 @@ import tensorflow as tf
 
 import actor as actor_lib
 import distributed
+import files
 import learner as learner_lib
 import levels as levels_lib
 import population
@@ -140,17 +140,10 @@ def test(config, logdir):
   results = report.make_test_results(level_set.name, level_set.domain, agent,
                                      frames, returns)
   path = os.path.join(logdir, 'test_results.json')
-  write_atomically(path, json.dumps(results, indent=2) + '\n')
+  files.write_text(path, json.dumps(results, indent=2) + '\n')
   print_test_table(results)
   logging.info('Wrote %s', path)
   return results
-
-
-def write_atomically(path, text):
-  directory = os.path.dirname(path) or '.'
-  with tempfile.NamedTemporaryFile('w', dir=directory, delete=False) as f:
-    f.write(text)
-  os.replace(f.name, path)
 
 
 def print_test_table(results):

@@ -10,8 +10,9 @@ progress.csv, TensorBoard, test mode and report.py work on a member as on
 any run. This controller never holds weights: it reads the members'
 progress.csv, and when a member evolves (population.evolve) it writes the
 member's new hyperparameters, and for a copy a snapshot of the other
-member's latest checkpoint, into the member's logdir; the member applies
-them while it runs (population.MemberHook).
+member's weights (which that member saves on request, as they are then),
+into the member's logdir; the member applies them while it runs
+(population.MemberHook).
 
 Everything the controller decides goes to `<logdir>/pbt.csv` (the lineage)
 and `<logdir>/pbt_state.json`; `<logdir>/pbt.png` plots each
@@ -27,6 +28,7 @@ import glob
 import math
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -35,11 +37,16 @@ import sys
 import threading
 import time
 
-import config as config_lib  # First: it sets TensorFlow's environment.
-from absl import app  # pylint: disable=g-import-not-at-top
+import console
+if __name__ == '__main__':  # Before TensorFlow is imported (console.py).
+  console.filter_stderr(sys.argv)
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import config as config_lib  # Before TensorFlow: it sets its environment.
+from absl import app
 from absl import logging
 import tensorflow as tf
 
+import files
 import population
 
 FLAGS = config_lib.FLAGS
@@ -54,6 +61,8 @@ LINEAGE_FIELDS = ('event_id', 'time', 'frames', 'member', 'event', 'source',
 MEMBER_FLAGS = ('logdir', 'seed', 'save_checkpoint_secs'
                ) + config_lib.PBT_HYPERPARAMETERS
 STOP_SECS = 120.
+# How long a copy waits for the source's snapshot of its weights.
+SNAPSHOT_SECS = 60.
 KEEP_COPIES = 2
 PLOT_SECS = 60.
 STATUS_SECS = 30.
@@ -191,13 +200,47 @@ def snapshot_checkpoint(source_logdir, destination):
   return None
 
 
+def request_snapshot(source_logdir, destination, alive, timeout):
+  """Asks a running member for its weights as they are now (population.py's
+  snapshot request) and waits for them.
+
+  Args:
+    source_logdir: the member's logdir.
+    destination: a new directory for the snapshot.
+    alive: returns whether the member's process still runs.
+    timeout: seconds to wait.
+
+  Returns:
+    The snapshot's checkpoint prefix, or None if the member did not answer.
+  """
+  request_id = '%s@%.6f' % (destination, time.time())
+  files.write_json(
+      os.path.join(source_logdir, population.SNAPSHOT_REQUEST_FILE),
+      population.make_snapshot_request(request_id, destination))
+  answer_path = os.path.join(source_logdir, population.SNAPSHOT_FILE)
+  deadline = time.time() + timeout
+  while time.time() < deadline and alive():
+    answer = population.read_json(answer_path)
+    if answer is not None and answer['id'] == request_id:
+      return answer['checkpoint']
+    time.sleep(.05)
+  return None
+
+
+def _copy_version(name):
+  match = re.match(r'v(\d+)', name)
+  return int(match.group(1)) if match else None
+
+
 def remove_old_copies(copies_dir, keep):
-  """Keeps the `keep` newest snapshots (v<version> directories)."""
-  versions = sorted(int(name[1:]) for name in os.listdir(copies_dir)
-                    if name.startswith('v') and name[1:].isdigit())
-  for version in versions[:-keep]:
-    shutil.rmtree(os.path.join(copies_dir, 'v%d' % version),
-                  ignore_errors=True)
+  """Keeps the snapshots (v<version>[.latest] directories) of the `keep`
+  newest versions."""
+  names = [n for n in os.listdir(copies_dir)
+           if _copy_version(n) is not None and not n.endswith('.tmp')]
+  kept = sorted({_copy_version(n) for n in names})[-keep:]
+  for name in names:
+    if _copy_version(name) not in kept:
+      shutil.rmtree(os.path.join(copies_dir, name), ignore_errors=True)
 
 
 class Controller:
@@ -278,14 +321,14 @@ class Controller:
                 source_fitness=_format(source_fitness))
     self._write_lineage([dict(base, **change) for change in changes or [{}]],
                         'a')
-    population.write_json(self._state_path, self._state)
+    files.write_json(self._state_path, self._state)
 
   # Members. ---------------------------------------------------------------
 
   def _request(self, member):
     """Writes the member's entry of the state where the member reads it."""
     entry = self._state['members'][member.index]
-    population.write_json(
+    files.write_json(
         os.path.join(member.logdir, population.REQUEST_FILE),
         population.make_request(entry['version'], entry['hyperparameters'],
                                 entry['restore_checkpoint']))
@@ -360,6 +403,26 @@ class Controller:
             entry['episodes_since_evolution'] >= self._pbt.interval_episodes
             and member.applied_version() == entry['version'])
 
+  def _copy_weights(self, source, destination):
+    """The source's weights as they are now (a snapshot it writes on
+    request) or, if it does not answer, its latest checkpoint. Returns the
+    checkpoint prefix, or None if there is none yet."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    if self._pbt.start_members:
+      alive = lambda: (source.process is not None and
+                       source.process.poll() is None)
+    else:  # Started elsewhere: it answers if it runs.
+      alive = lambda: True
+    checkpoint = request_snapshot(source.logdir, destination, alive,
+                                  SNAPSHOT_SECS) if alive() else None
+    if checkpoint is None:
+      logging.warning('PBT: member %d wrote no snapshot; copying its latest '
+                      'checkpoint.', source.index)
+      # Another directory: a late snapshot must not replace this one.
+      checkpoint = snapshot_checkpoint(source.logdir,
+                                       destination + '.latest')
+    return checkpoint
+
   def _evolve(self, member, rng):
     """Exploit (through a checkpoint snapshot) and explore; tells the
     member."""
@@ -377,9 +440,8 @@ class Controller:
 
     def copy():
       nonlocal checkpoint
-      os.makedirs(copies, exist_ok=True)
-      checkpoint = snapshot_checkpoint(other.logdir,
-                                       os.path.join(copies, 'v%d' % version))
+      checkpoint = self._copy_weights(other, os.path.join(copies,
+                                                         'v%d' % version))
       return checkpoint is not None
 
     decision = population.evolve(rng, self._pbt, own, member.fitness,
@@ -460,7 +522,7 @@ class Controller:
         with contextlib.suppress(ProcessLookupError, PermissionError):
           os.killpg(member.process.pid, signal.SIGKILL)
         member.process.wait()
-    population.write_json(self._state_path, self._state)
+    files.write_json(self._state_path, self._state)
 
   def plot(self):
     plot_population(os.path.join(self._logdir, 'pbt.png'),
@@ -502,10 +564,9 @@ def plot_population(path, lineage, progress, hyperparameters, multitask):
   if len(progress) <= 24 and axes[-1, 0].lines:
     axes[-1, 0].legend(fontsize=6, ncol=6, title='member', title_fontsize=6)
   figure.tight_layout()
-  temporary = path + '.tmp.png'
-  figure.savefig(temporary, dpi=80)
+  files.write_atomically(path, lambda f: figure.savefig(f, format='png',
+                                                        dpi=80))
   pyplot.close(figure)
-  os.replace(temporary, path)
 
 
 def _format(value):
@@ -517,6 +578,7 @@ def _format(value):
 def main(argv):
   if len(argv) > 1:
     sys.exit('pbt.py: unexpected arguments %s' % argv[1:])
+  console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
     config = config_lib.resolve_config()
     pbt_config = config_lib.resolve_pbt_config(config)

@@ -14,8 +14,11 @@ The rule (pure Python, `random.Random` for chance):
   probability 1/3 by 1.2 or 1/1.2 (even odds).
 
 The member side: pbt.py writes `<member logdir>/pbt_member.json`
-(`MemberRequest`: a version, the hyperparameters, and for an exploit a
-checkpoint to restore). A member started with `--pbt_member` runs
+(`make_request`: a version, the hyperparameters, and for an exploit a
+checkpoint to restore). For an exploit pbt.py first asks the source member
+for a snapshot of its weights as they are now (`pbt_snapshot_request.json`,
+answered in `pbt_snapshot.json`), so that a copy never takes weights older
+than a learner step or two. A member started with `--pbt_member` runs
 `MemberHook`, which polls that file, assigns the hyperparameter variables
 (learner.hyperparameter_variables) and restores the copied weights into the
 live session, so its environments keep running; after a copy it writes its
@@ -29,12 +32,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import shutil
 import time
 
 from absl import logging
 import tensorflow as tf
 
+import files
 import learner
 
 # Table D.1.
@@ -45,6 +49,9 @@ EPSILON_CHOICES = (1e-1, 1e-3, 1e-5, 1e-7)
 REQUEST_FILE = 'pbt_member.json'
 APPLIED_FILE = 'pbt_applied.json'
 RESTORED_FILE = 'restored.json'
+# A copy's source writes its current weights where the controller asks.
+SNAPSHOT_REQUEST_FILE = 'pbt_snapshot_request.json'
+SNAPSHOT_FILE = 'pbt_snapshot.json'
 
 Decision = collections.namedtuple('Decision',
                                   'exploit hyperparameters perturbed')
@@ -117,16 +124,6 @@ def evolve(rng, pbt_config, own, fitness, other, other_fitness,
 # Files between pbt.py and a member; written atomically.
 
 
-def write_json(path, value):
-  directory = os.path.dirname(path) or '.'
-  with tempfile.NamedTemporaryFile('w', dir=directory, delete=False,
-                                   suffix='.tmp') as f:
-    json.dump(value, f, indent=1, sort_keys=True)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(f.name, path)
-
-
 def read_json(path):
   """The file's value, or None if there is none."""
   try:
@@ -140,6 +137,12 @@ def make_request(version, hyperparameters, restore_checkpoint=None):
   """What pbt.py asks of a member: hyperparameters, and maybe weights."""
   return dict(version=version, hyperparameters=hyperparameters,
               restore_checkpoint=restore_checkpoint)
+
+
+def make_snapshot_request(request_id, destination):
+  """What pbt.py asks of a copy's source: its weights, now, in the new
+  directory `destination` (as `<destination>/model.ckpt`)."""
+  return dict(id=request_id, destination=destination)
 
 
 def weights_digest(named_arrays):
@@ -168,12 +171,13 @@ class MemberHook(tf.compat.v1.train.SessionRunHook):
   applies it again when restarted.
   """
 
-  def __init__(self, config, logdir, poll_secs=1.):
+  def __init__(self, config, logdir, poll_secs=.25):
     self._config = config
     self._logdir = logdir
     self._poll_secs = poll_secs
     self._last_poll = 0.
-    self._seen = None  # (mtime, size) of the request file last read.
+    # (mtime, size) of each file last read.
+    self._seen = {REQUEST_FILE: None, SNAPSHOT_REQUEST_FILE: None}
 
   def begin(self):
     variables = learner.hyperparameter_variables(self._config)
@@ -199,15 +203,47 @@ class MemberHook(tf.compat.v1.train.SessionRunHook):
     if not force and now - self._last_poll < self._poll_secs:
       return
     self._last_poll = now
-    path = os.path.join(self._logdir, REQUEST_FILE)
+    request = self._read_if_changed(REQUEST_FILE, force)
+    if request is not None:
+      self._apply(session, request)
+    snapshot = self._read_if_changed(SNAPSHOT_REQUEST_FILE, force)
+    if snapshot is not None:
+      self._snapshot(session, snapshot)
+
+  def _read_if_changed(self, name, force):
+    """The file's value if it changed since the last read (or `force`)."""
+    path = os.path.join(self._logdir, name)
     try:
       stat = os.stat(path)
     except FileNotFoundError:
+      return None
+    if not force and (stat.st_mtime_ns, stat.st_size) == self._seen[name]:
+      return None
+    self._seen[name] = (stat.st_mtime_ns, stat.st_size)
+    return read_json(path)
+
+  def _snapshot(self, session, request):
+    """Saves the weights a copy takes into request['destination'] (renamed
+    into place when complete), then answers in pbt_snapshot.json."""
+    answer_path = os.path.join(self._logdir, SNAPSHOT_FILE)
+    answered = read_json(answer_path)
+    if answered is not None and answered['id'] == request['id']:
       return
-    if not force and (stat.st_mtime_ns, stat.st_size) == self._seen:
-      return
-    self._seen = (stat.st_mtime_ns, stat.st_size)
-    self._apply(session, read_json(path))
+    destination = request['destination']
+    temporary = destination + '.tmp'
+    shutil.rmtree(temporary, ignore_errors=True)
+    os.makedirs(temporary)
+    prefix = self._restorer.save(
+        session, os.path.join(temporary, 'model.ckpt'),
+        write_meta_graph=False, write_state=False)
+    shutil.rmtree(destination, ignore_errors=True)  # A crashed attempt's.
+    os.replace(temporary, destination)
+    frames = int(session.run(self._global_step))
+    files.write_json(answer_path, dict(
+        id=request['id'], frames=frames,
+        checkpoint=os.path.join(destination, os.path.basename(prefix))))
+    logging.info('PBT: snapshot of the weights at frame %d in %s.', frames,
+                 destination)
 
   def _apply(self, session, request):
     """Hyperparameters always (they are not checkpointed); weights once."""
@@ -229,13 +265,13 @@ class MemberHook(tf.compat.v1.train.SessionRunHook):
       answer.update(restored_checkpoint=checkpoint,
                     weights_sha256=weights_digest(values))
       # Beside the snapshot, for whoever checks the copy later.
-      write_json(os.path.join(os.path.dirname(checkpoint), RESTORED_FILE),
+      files.write_json(os.path.join(os.path.dirname(checkpoint), RESTORED_FILE),
                  answer)
       logging.info('PBT: copied the weights of %s at frame %d.', checkpoint,
                    frames)
     logging.info('PBT: hyperparameters %s (version %d).',
                  request['hyperparameters'], request['version'])
-    write_json(applied_path, answer)
+    files.write_json(applied_path, answer)
 
 
 def member_hooks(config, logdir):

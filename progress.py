@@ -14,6 +14,7 @@ episodes; TensorBoard and progress.csv have every level.
 
 import collections
 import csv
+import io
 import os
 import time
 
@@ -22,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import bottleneck
+import files
 import report
 
 # The ETA is taken from the frame rate over about this many seconds.
@@ -84,6 +86,28 @@ DIAGNOSTIC_FIELDS = (
     'policy_distance_from_uniform', 'mean_value')
 
 
+def upgrade_csv(path, fields):
+  """Rewrites the CSV file `path` with the header `fields` if its own
+  differs (a run resumed by a newer version of the project): old rows keep
+  their values by column name, new columns are empty there."""
+  with open(path, newline='') as f:
+    reader = csv.DictReader(f)
+    if list(reader.fieldnames) == list(fields):
+      return
+    rows = list(reader)
+
+  def write(f):
+    text = io.StringIO(newline='')
+    writer = csv.DictWriter(text, fields, extrasaction='ignore')
+    writer.writeheader()
+    writer.writerows(rows)
+    f.write(text.getvalue().encode())
+
+  files.write_atomically(path, write)
+  logging.info('%s: columns updated to this version (%d rows kept).', path,
+               len(rows))
+
+
 class Progress:
   """Collects episode returns and losses; reports every few seconds."""
 
@@ -102,7 +126,10 @@ class Progress:
     self._log_interval_secs = log_interval_secs
     self._writer = tf.compat.v1.summary.FileWriter(logdir)
     self._csv_path = os.path.join(logdir, 'progress.csv')
-    new_file = not os.path.exists(self._csv_path)
+    new_file = (not os.path.exists(self._csv_path) or
+                not os.path.getsize(self._csv_path))
+    if not new_file:
+      upgrade_csv(self._csv_path, self.CSV_FIELDS)
     self._csv_file = open(self._csv_path, 'a', newline='')
     self._csv = csv.DictWriter(self._csv_file, self.CSV_FIELDS)
     if new_file:

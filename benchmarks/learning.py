@@ -28,6 +28,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 
 import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
+import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Written in a run's logdir when it reached its own frame budget.
@@ -60,8 +61,10 @@ def train(command, logdir, frames, poll_secs=1.):
   """
   os.makedirs(logdir, exist_ok=True)
   with open(os.path.join(logdir, 'train.log'), 'a') as log:
+    # Its own process group: a terminal's Ctrl-C reaches only this process,
+    # which passes it on once (a second SIGINT would abort the clean stop).
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=_ROOT)
+                               cwd=_ROOT, process_group=0)
     try:
       while process.poll() is None:
         if frames is not None and last_frames(logdir) >= frames:
@@ -69,7 +72,9 @@ def train(command, logdir, frames, poll_secs=1.):
           process.wait()
           return False
         time.sleep(poll_secs)
-    except KeyboardInterrupt:  # The terminal's SIGINT reached the run too.
+    except KeyboardInterrupt:  # Ctrl-C or a `kill -INT` of this process.
+      if process.poll() is None:
+        process.send_signal(signal.SIGINT)
       process.wait()  # Its clean stop: a final checkpoint.
       raise
     finally:
@@ -106,8 +111,7 @@ def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
     if train(train_command(level_name, seed, run_logdir, extra_flags),
              run_logdir, frames):
       text = '%d\n' % last_frames(run_logdir)
-      curves.write_atomically(os.path.join(run_logdir, _FINISHED),
-                              lambda f: f.write(text.encode()))
+      files.write_text(os.path.join(run_logdir, _FINISHED), text)
     print('seed %d: %d frames after %.0f s' % (
         seed, last_frames(run_logdir), time.time() - start), flush=True)
   return curves.write_curves(logdirs, logdir, thresholds, network)

@@ -33,7 +33,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
@@ -42,6 +41,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CORRECTIONS = (('vtrace', 'V-trace'), ('one_step', '1-Step'),
@@ -196,7 +196,7 @@ def markdown_table(results, args):
   return '\n'.join(lines) + '\n'
 
 
-def plot_curves(args, path):
+def plot_curves(args, output):
   """One panel per level; a line per setting, the mean over seeds."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -226,34 +226,20 @@ def plot_curves(args, path):
     ax.set_ylabel('mean return, last 100 episodes')
     ax.legend(fontsize=8)
   figure.tight_layout()
-  figure.savefig(path, dpi=100)
+  figure.savefig(output, format='png', dpi=100)
   plt.close(figure)
-
-
-def write_atomically(path, write):
-  """Calls write(temporary path), then renames it to `path`."""
-  directory = os.path.dirname(path)
-  handle, tmp = tempfile.mkstemp(dir=directory,
-                                 suffix=os.path.splitext(path)[1])
-  os.close(handle)
-  write(tmp)
-  os.chmod(tmp, 0o644)  # mkstemp's file is private.
-  os.replace(tmp, path)
 
 
 def write_outputs(args):
   results = final_returns(args)
   table = markdown_table(results, args)
 
-  def write_text(text):
-    return lambda tmp: open(tmp, 'w').write(text)
-
-  write_atomically(os.path.join(args.output, 'table2.md'), write_text(table))
-  write_atomically(os.path.join(args.output, 'results.json'), write_text(
-      json.dumps({level: {'%s,replay=%g' % k: v for k, v in r.items()}
-                  for level, r in results.items()}, indent=2) + '\n'))
-  write_atomically(os.path.join(args.output, 'curves.png'),
-                   lambda tmp: plot_curves(args, tmp))
+  files.write_text(os.path.join(args.output, 'table2.md'), table)
+  files.write_text(os.path.join(args.output, 'results.json'), json.dumps(
+      {level: {'%s,replay=%g' % k: v for k, v in r.items()}
+       for level, r in results.items()}, indent=2) + '\n')
+  files.write_atomically(os.path.join(args.output, 'curves.png'),
+                         lambda f: plot_curves(args, f))
   print(table)
   print('Wrote %s/{table2.md,curves.png,results.json}' % args.output)
 

@@ -4,8 +4,11 @@ skips finished runs, writes the curves."""
 
 import csv
 import os
+import signal
 import subprocess
 import sys
+
+import pytest
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(_REPO, 'benchmarks'))
@@ -92,3 +95,43 @@ def test_bad_input_fails_before_any_run(tmp_path):
     assert result.returncode == 2
     assert message in result.stderr.splitlines()[-1]
   assert not os.listdir(tmp_path)
+
+
+# A run that counts the SIGINTs it gets: it writes the count and stops 0.5 s
+# after the first (as experiment.py does while it writes its checkpoint).
+_COUNTING_TRAINER = """
+import os, signal, sys, time
+logdir = sys.argv[1]
+got = []
+signal.signal(signal.SIGINT, lambda *_: got.append(time.time()))
+open(os.path.join(logdir, 'started'), 'w').close()
+while not got or time.time() < got[0] + 0.5:
+  time.sleep(0.01)
+with open(os.path.join(logdir, 'sigints'), 'w') as f:
+  f.write(str(len(got)))
+"""
+
+
+@pytest.mark.parametrize('kill', [os.killpg, os.kill])
+def test_a_sigint_to_the_benchmark_stops_its_run_once(tmp_path, kill):
+  """Ctrl-C reaches the benchmark's process group, `kill -INT` only the
+  benchmark: either way the run gets one SIGINT (a second would abort its
+  final checkpoint) and stops."""
+  logdir = str(tmp_path)
+  driver = subprocess.Popen([sys.executable, '-c', (
+      'import sys; sys.path.insert(0, %r); import learning; '
+      'learning.train([sys.executable, "-c", %r, %r], %r, None, .01)') % (
+          os.path.join(_REPO, 'benchmarks'), _COUNTING_TRAINER, logdir,
+          logdir)], process_group=0, stderr=subprocess.PIPE)
+  started = os.path.join(logdir, 'started')
+  for _ in range(600):
+    if os.path.exists(started):
+      break
+    driver.poll()
+    subprocess.run(['sleep', '0.05'], check=True)
+  assert os.path.exists(started)
+  kill(driver.pid, signal.SIGINT)  # killpg: as a terminal's Ctrl-C does.
+  _, stderr = driver.communicate(timeout=60)
+  assert b'KeyboardInterrupt' in stderr
+  with open(os.path.join(logdir, 'sigints')) as f:
+    assert f.read() == '1'

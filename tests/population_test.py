@@ -13,6 +13,7 @@ import config as config_lib
 import environments
 import learner as learner_lib
 import networks
+import files
 import population
 
 NAMES = ('learning_rate', 'entropy_cost', 'epsilon')
@@ -245,7 +246,7 @@ def test_member_hook_applies_hyperparameters_and_copies_weights(tmp_path):
   request = population.make_request(
       3, dict(learning_rate=.5, entropy_cost=.25, epsilon=.125,
               gradient_clipping=2.), checkpoint)
-  population.write_json(os.path.join(member, population.REQUEST_FILE),
+  files.write_json(os.path.join(member, population.REQUEST_FILE),
                         request)
 
   with tf.Graph().as_default():
@@ -274,3 +275,39 @@ def test_member_hook_applies_hyperparameters_and_copies_weights(tmp_path):
   restored = population.read_json(os.path.join(source,
                                                population.RESTORED_FILE))
   assert restored == applied
+
+
+def test_member_hook_writes_a_snapshot_of_its_current_weights(tmp_path):
+  """A copy's source saves its weights as they are at the request (not its
+  last checkpoint), once per request."""
+  config = _tiny_config()
+  member = str(tmp_path / 'member')
+  os.makedirs(member)
+  destination = str(tmp_path / 'copier' / 'pbt_copies' / 'v4')
+  with tf.Graph().as_default():
+    weights, _, train = _member_graph(config)
+    change = weights.assign_add(tf.ones_like(weights))
+    hook = population.MemberHook(config, member, poll_secs=0.)
+    with tf.compat.v1.train.MonitoredTrainingSession(
+        checkpoint_dir=member, hooks=[hook], save_summaries_steps=None,
+        save_summaries_secs=None, log_step_count_steps=None) as session:
+      for _ in range(5):
+        session.run([train, change])
+      files.write_json(
+          os.path.join(member, population.SNAPSHOT_REQUEST_FILE),
+          population.make_snapshot_request('first', destination))
+      session.run(train)  # The hook answers after this step.
+      expected = session.run(weights)
+      answer = population.read_json(os.path.join(member,
+                                                 population.SNAPSHOT_FILE))
+      session.run([train, change])  # Later steps do not write it again.
+      mtime = os.stat(os.path.join(member, population.SNAPSHOT_FILE)).st_mtime
+      session.run(train)
+  assert answer['id'] == 'first' and answer['frames'] == 6
+  assert answer['checkpoint'] == os.path.join(destination, 'model.ckpt')
+  reader = tf.train.load_checkpoint(answer['checkpoint'])
+  np.testing.assert_array_equal(reader.get_tensor('weights'), expected)
+  assert 'global_step' not in reader.get_variable_to_shape_map()
+  assert os.stat(os.path.join(member,
+                              population.SNAPSHOT_FILE)).st_mtime == mtime
+  assert not os.path.exists(destination + '.tmp')

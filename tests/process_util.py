@@ -26,3 +26,12 @@ def children_of(pid):
       if int(fields[1]) == pid:
         children.append(int(entry))
   return children
+
+
+def command_line(pid):
+  """The arguments process `pid` was started with ([] if it is gone)."""
+  try:
+    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+      return [a.decode() for a in f.read().split(b'\0') if a]
+  except OSError:
+    return []

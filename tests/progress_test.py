@@ -1,6 +1,9 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 """progress.py: the ETA, durations and the bottleneck columns."""
 
+import csv
+import os
+
 import bottleneck
 import progress
 
@@ -28,3 +31,21 @@ def test_figure_columns_are_at_the_end_and_empty_where_unknown():
                      'actor_environment': '', 'actor_waiting': ''}
   fields = progress.Progress.CSV_FIELDS
   assert fields[-len(columns):] == tuple(columns)
+
+
+def test_resuming_an_older_progress_csv_rewrites_its_header(tmp_path):
+  """A run resumed by a version with more columns: the old rows keep their
+  values under the new header, nothing is appended under a short one."""
+  path = str(tmp_path / 'progress.csv')
+  with open(path, 'w', newline='') as f:
+    f.write('wall_time,frames,fps\n1.5,100,10\n2.5,200,20\n')
+  fields = ('wall_time', 'frames', 'fps', 'mean_capped_hns')
+  progress.upgrade_csv(path, fields)
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert list(rows[0]) == list(fields)
+  assert [(r['frames'], r['fps'], r['mean_capped_hns']) for r in rows] == [
+      ('100', '10', ''), ('200', '20', '')]
+  before = os.stat(path).st_mtime_ns
+  progress.upgrade_csv(path, fields)  # Already current: left alone.
+  assert os.stat(path).st_mtime_ns == before
