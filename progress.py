@@ -108,8 +108,54 @@ def upgrade_csv(path, fields):
                len(rows))
 
 
+# `<logdir>/episodes.csv`: every finished game, written with the progress row
+# that first counts it (`frames` is that row's).
+EPISODES_CSV_FIELDS = ('wall_time', 'frames', 'level_name', 'episode_return',
+                       'episode_frames')
+
+
+def _read_rows(path):
+  """The rows of a CSV file as dicts; none if it does not exist."""
+  if not os.path.exists(path):
+    return []
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
+def new_returns_window():
+  """{level: the last 100 returns}, as the console and curves.py mean."""
+  return collections.defaultdict(lambda: collections.deque(maxlen=100))
+
+
+def resume_counts(logdir):
+  """What a resumed run continues from its logdir's files.
+
+  Returns:
+    (learner steps: the last progress.csv row's; episodes: the games in
+    episodes.csv; new_returns_window() filled from it). A run begun before
+    episodes.csv existed starts its episodes and returns afresh, so that
+    `episodes` never counts a game the window has not seen (curves.py
+    takes a mean as covering 100 games once `episodes` is 100).
+  """
+  returns, episodes = new_returns_window(), 0
+  for row in _read_rows(os.path.join(logdir, 'episodes.csv')):
+    try:
+      returns[row['level_name']].append(float(row['episode_return']))
+    except (TypeError, ValueError):  # A line cut by a crash.
+      continue
+    episodes += 1
+  steps = 0
+  for row in reversed(_read_rows(os.path.join(logdir, 'progress.csv'))):
+    if (row.get('learner_steps') or '').isdigit():
+      steps = int(row['learner_steps'])
+      break
+  return steps, episodes, returns
+
+
 class Progress:
-  """Collects episode returns and losses; reports every few seconds."""
+  """Collects episode returns and losses; reports every few seconds. A
+  resumed run continues its learner steps, episode count and the window of
+  the last 100 returns (resume_counts)."""
 
   CSV_FIELDS = ('wall_time', 'frames', 'fps', 'learner_steps',
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
@@ -126,23 +172,18 @@ class Progress:
     self._log_interval_secs = log_interval_secs
     self._writer = tf.compat.v1.summary.FileWriter(logdir)
     self._csv_path = os.path.join(logdir, 'progress.csv')
-    new_file = (not os.path.exists(self._csv_path) or
-                not os.path.getsize(self._csv_path))
-    if not new_file:
+    self._start_steps, self._episodes, self._returns = resume_counts(logdir)
+    self._episodes_file, self._episodes_csv = _open_csv(
+        os.path.join(logdir, 'episodes.csv'), EPISODES_CSV_FIELDS)
+    if os.path.exists(self._csv_path) and os.path.getsize(self._csv_path):
       upgrade_csv(self._csv_path, self.CSV_FIELDS)
-    self._csv_file = open(self._csv_path, 'a', newline='')
-    self._csv = csv.DictWriter(self._csv_file, self.CSV_FIELDS)
-    if new_file:
-      self._csv.writeheader()
-    self._returns = collections.defaultdict(
-        lambda: collections.deque(maxlen=100))
+    self._csv_file, self._csv = _open_csv(self._csv_path, self.CSV_FIELDS)
     self._new_returns = []
-    self._episodes = 0
     self._stats = []
-    self._steps = 0
+    self._steps = self._start_steps
     self._last_time = time.time()
     self._last_frames = start_frames
-    self._last_steps = 0
+    self._last_steps = self._steps
     self._rates = collections.deque([(self._last_time, start_frames)])
     self._times = bottleneck.Window(self._last_time)
     self._diagnosis_times = bottleneck.Window(self._last_time)
@@ -151,7 +192,7 @@ class Progress:
     """Records one learner step's LearnerOutputs (numpy) and, if given, its
     bottleneck.StepTimes."""
     self._steps += 1
-    if times is not None and self._steps == 1:
+    if times is not None and self._steps == self._start_steps + 1:
       # Timing starts after the first step, which compiles (XLA).
       self._times, self._diagnosis_times = [
           bottleneck.Window(times.end, times.probes.actor_times)
@@ -208,6 +249,12 @@ class Progress:
     row.update(figure_columns(figures))
     self._csv.writerow(row)
     self._csv_file.flush()
+    self._episodes_csv.writerows(
+        dict(wall_time='%.1f' % now, frames=frames, level_name=level,
+             episode_return='%g' % episode_return,
+             episode_frames=step * self._config.num_action_repeats)
+        for level, episode_return, step in self._new_returns)
+    self._episodes_file.flush()
 
     values = dict(fps=fps, learner_steps_per_sec=steps_per_sec, **stats)
     if self._returns:
@@ -285,6 +332,17 @@ class Progress:
   def close(self):
     self._writer.close()
     self._csv_file.close()
+    self._episodes_file.close()
+
+
+def _open_csv(path, fields):
+  """(file, csv.DictWriter) appending to `path`, with a header if new."""
+  new_file = not os.path.exists(path) or not os.path.getsize(path)
+  f = open(path, 'a', newline='')
+  writer = csv.DictWriter(f, fields)
+  if new_file:
+    writer.writeheader()
+  return f, writer
 
 
 def figure_columns(figures):

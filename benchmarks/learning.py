@@ -156,9 +156,14 @@ def parse_args(argv):
 
 def main(argv=None):
   args, extra = parse_args(sys.argv[1:] if argv is None else argv)
-  md_path, png_path = run_benchmark(args.level_name, args.frames, args.seeds,
-                                    args.logdir, extra, args.thresholds,
-                                    args.network)
+  try:
+    md_path, png_path = run_benchmark(args.level_name, args.frames,
+                                      args.seeds, args.logdir, extra,
+                                      args.thresholds, args.network)
+  except KeyboardInterrupt:  # The run has stopped with its checkpoint.
+    print('stopped; the same command continues from the checkpoints',
+          file=sys.stderr)
+    sys.exit(130)
   with open(md_path) as f:
     print(f.read())
   print('wrote %s and %s' % (md_path, png_path))

@@ -135,3 +135,16 @@ def test_a_sigint_to_the_benchmark_stops_its_run_once(tmp_path, kill):
   assert b'KeyboardInterrupt' in stderr
   with open(os.path.join(logdir, 'sigints')) as f:
     assert f.read() == '1'
+
+
+def test_a_stopped_benchmark_says_how_to_continue(monkeypatch, capsys,
+                                                  tmp_path):
+  """Ctrl-C ends the benchmark with one line and exit status 130, not a
+  traceback (its run has stopped with a checkpoint by then)."""
+  def interrupted(*unused_args):
+    raise KeyboardInterrupt()
+  monkeypatch.setattr(learning, 'run_benchmark', interrupted)
+  with pytest.raises(SystemExit) as exit_info:
+    learning.main(['--level_name=catch', '--logdir=%s' % tmp_path])
+  assert exit_info.value.code == 130
+  assert 'same command continues' in capsys.readouterr().err

@@ -4,7 +4,16 @@
 import csv
 import os
 
+from absl import flags
+import numpy as np
+import pytest
+import tensorflow as tf
+
 import bottleneck
+import config as config_lib
+import environments
+import experiment  # pylint: disable=unused-import  (its flags)
+import learner as learner_lib
 import progress
 
 
@@ -49,3 +58,71 @@ def test_resuming_an_older_progress_csv_rewrites_its_header(tmp_path):
   before = os.stat(path).st_mtime_ns
   progress.upgrade_csv(path, fields)  # Already current: left alone.
   assert os.stat(path).st_mtime_ns == before
+
+
+@pytest.fixture
+def catch_config():
+  saved = flags.FLAGS.flag_values_dict()
+  flags.FLAGS(['experiment.py'])
+  yield config_lib.resolve_config('catch')
+  for name, value in saved.items():
+    setattr(flags.FLAGS, name, value)
+
+
+def _games(returns, steps):
+  """LearnerOutputs of one step, T=2, B=len(returns): every environment
+  ends a game of catch at t=1 with the given return."""
+  batch = len(returns)
+  game_over = np.zeros([2, batch], bool)
+  game_over[1] = True
+  infos = environments.StepOutputInfo(
+      np.tile(np.float32(returns), [2, 1]),
+      np.full([2, batch], steps, np.int32), game_over)
+  return learner_lib.LearnerOutputs(
+      level_name=np.array([b'catch'] * batch), infos=infos, done=game_over,
+      num_env_frames=0, stats={'total_loss': 1.})
+
+
+def test_a_resumed_run_continues_steps_episodes_and_returns(tmp_path,
+                                                             catch_config):
+  """Stopped after 3 steps (120 games), resumed: the steps and episodes
+  count on and the mean is again over the last 100 games, not over the
+  resumed run's first few (curves.py takes `episodes` >= 100 as a full
+  window)."""
+  with tf.Graph().as_default():  # Its FileWriter is a v1 one.
+    _stop_and_resume(str(tmp_path), catch_config)
+
+
+def _stop_and_resume(logdir, catch_config):
+  run = progress.Progress(logdir, catch_config, 0, log_interval_secs=1e9)
+  for step in range(3):
+    run.add(_games([-1.] * 20 + [1.] * 20, 9), 1000 * (step + 1))
+  run.report(3000)
+  run.close()
+  with open(os.path.join(logdir, 'episodes.csv'), newline='') as f:
+    games = list(csv.DictReader(f))
+  assert len(games) == 120
+  assert games[0] == {'wall_time': games[0]['wall_time'], 'frames': '3000',
+                      'level_name': 'catch', 'episode_return': '-1',
+                      'episode_frames': '9'}  # Catch: 1 frame per step.
+  with open(os.path.join(logdir, 'episodes.csv'), 'a') as f:
+    f.write('1.0,3000,catch,')  # A line cut by a crash.
+
+  resumed = progress.Progress(logdir, catch_config, 3000, 1e9)
+  resumed.add(_games([1.] * 10, 9), 4000)
+  resumed.report(4000)
+  resumed.close()
+  with open(os.path.join(logdir, 'progress.csv'), newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert [(r['learner_steps'], r['episodes']) for r in rows] == [
+      ('3', '120'), ('4', '130')]
+  # The last 100: 10 new wins, then the first run's last 90 (40 of them -1).
+  assert float(rows[1]['mean_episode_return']) == pytest.approx(
+      (10 + 50 - 40) / 100)
+
+
+def test_a_run_from_before_episodes_csv_starts_its_window_afresh(tmp_path):
+  with open(os.path.join(str(tmp_path), 'progress.csv'), 'w') as f:
+    f.write('wall_time,frames,learner_steps,episodes\n1.0,500,7,250\n')
+  steps, episodes, returns = progress.resume_counts(str(tmp_path))
+  assert (steps, episodes, dict(returns)) == (7, 0, {})
