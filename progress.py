@@ -114,48 +114,36 @@ EPISODES_CSV_FIELDS = ('wall_time', 'frames', 'level_name', 'episode_return',
                        'episode_frames')
 
 
-def _read_rows(path):
-  """The rows of a CSV file as dicts; none if it does not exist."""
-  if not os.path.exists(path):
-    return []
-  with open(path, newline='') as f:
-    return list(csv.DictReader(f))
-
-
 def new_returns_window():
   """{level: the last 100 returns}, as the console and curves.py mean."""
   return collections.defaultdict(lambda: collections.deque(maxlen=100))
 
 
-def resume_counts(logdir):
-  """What a resumed run continues from its logdir's files.
-
-  Returns:
-    (learner steps: the last progress.csv row's; episodes: the games in
-    episodes.csv; new_returns_window() filled from it). A run begun before
-    episodes.csv existed starts its episodes and returns afresh, so that
-    `episodes` never counts a game the window has not seen (curves.py
-    takes a mean as covering 100 games once `episodes` is 100).
-  """
+def resume_episodes(logdir):
+  """What a resumed run continues from `<logdir>/episodes.csv`, read as a
+  stream: (its number of games, new_returns_window() filled from it). A run
+  begun before episodes.csv existed starts afresh, so that `episodes` never
+  counts a game the window has not seen (curves.py takes a mean as covering
+  100 games once `episodes` is 100). Learner steps restart at 0: that is how
+  curves.py finds a resumption."""
   returns, episodes = new_returns_window(), 0
-  for row in _read_rows(os.path.join(logdir, 'episodes.csv')):
-    try:
-      returns[row['level_name']].append(float(row['episode_return']))
-    except (TypeError, ValueError):  # A line cut by a crash.
-      continue
-    episodes += 1
-  steps = 0
-  for row in reversed(_read_rows(os.path.join(logdir, 'progress.csv'))):
-    if (row.get('learner_steps') or '').isdigit():
-      steps = int(row['learner_steps'])
-      break
-  return steps, episodes, returns
+  path = os.path.join(logdir, 'episodes.csv')
+  if not os.path.exists(path):
+    return episodes, returns
+  with open(path, newline='') as f:
+    for row in csv.DictReader(f):
+      try:
+        returns[row['level_name']].append(float(row['episode_return']))
+      except (TypeError, ValueError):  # A line cut by a crash.
+        continue
+      episodes += 1
+  return episodes, returns
 
 
 class Progress:
   """Collects episode returns and losses; reports every few seconds. A
-  resumed run continues its learner steps, episode count and the window of
-  the last 100 returns (resume_counts)."""
+  resumed run continues its episode count and the window of the last 100
+  returns (resume_episodes)."""
 
   CSV_FIELDS = ('wall_time', 'frames', 'fps', 'learner_steps',
                 'learner_steps_per_sec', 'total_loss', 'policy_gradient_loss',
@@ -172,7 +160,7 @@ class Progress:
     self._log_interval_secs = log_interval_secs
     self._writer = tf.compat.v1.summary.FileWriter(logdir)
     self._csv_path = os.path.join(logdir, 'progress.csv')
-    self._start_steps, self._episodes, self._returns = resume_counts(logdir)
+    self._episodes, self._returns = resume_episodes(logdir)
     self._episodes_file, self._episodes_csv = _open_csv(
         os.path.join(logdir, 'episodes.csv'), EPISODES_CSV_FIELDS)
     if os.path.exists(self._csv_path) and os.path.getsize(self._csv_path):
@@ -180,10 +168,10 @@ class Progress:
     self._csv_file, self._csv = _open_csv(self._csv_path, self.CSV_FIELDS)
     self._new_returns = []
     self._stats = []
-    self._steps = self._start_steps
+    self._steps = 0
     self._last_time = time.time()
     self._last_frames = start_frames
-    self._last_steps = self._steps
+    self._last_steps = 0
     self._rates = collections.deque([(self._last_time, start_frames)])
     self._times = bottleneck.Window(self._last_time)
     self._diagnosis_times = bottleneck.Window(self._last_time)
@@ -192,7 +180,7 @@ class Progress:
     """Records one learner step's LearnerOutputs (numpy) and, if given, its
     bottleneck.StepTimes."""
     self._steps += 1
-    if times is not None and self._steps == self._start_steps + 1:
+    if times is not None and self._steps == 1:
       # Timing starts after the first step, which compiles (XLA).
       self._times, self._diagnosis_times = [
           bottleneck.Window(times.end, times.probes.actor_times)

@@ -83,12 +83,12 @@ def _games(returns, steps):
       num_env_frames=0, stats={'total_loss': 1.})
 
 
-def test_a_resumed_run_continues_steps_episodes_and_returns(tmp_path,
+def test_a_resumed_run_continues_episodes_and_returns(tmp_path,
                                                              catch_config):
-  """Stopped after 3 steps (120 games), resumed: the steps and episodes
-  count on and the mean is again over the last 100 games, not over the
-  resumed run's first few (curves.py takes `episodes` >= 100 as a full
-  window)."""
+  """Stopped after 3 steps (120 games), resumed: the episodes count on and
+  the mean is again over the last 100 games, not over the resumed run's
+  first few (curves.py takes `episodes` >= 100 as a full window); the
+  learner steps restart, which is how curves.py finds the resumption."""
   with tf.Graph().as_default():  # Its FileWriter is a v1 one.
     _stop_and_resume(str(tmp_path), catch_config)
 
@@ -115,7 +115,7 @@ def _stop_and_resume(logdir, catch_config):
   with open(os.path.join(logdir, 'progress.csv'), newline='') as f:
     rows = list(csv.DictReader(f))
   assert [(r['learner_steps'], r['episodes']) for r in rows] == [
-      ('3', '120'), ('4', '130')]
+      ('3', '120'), ('1', '130')]
   # The last 100: 10 new wins, then the first run's last 90 (40 of them -1).
   assert float(rows[1]['mean_episode_return']) == pytest.approx(
       (10 + 50 - 40) / 100)
@@ -124,5 +124,5 @@ def _stop_and_resume(logdir, catch_config):
 def test_a_run_from_before_episodes_csv_starts_its_window_afresh(tmp_path):
   with open(os.path.join(str(tmp_path), 'progress.csv'), 'w') as f:
     f.write('wall_time,frames,learner_steps,episodes\n1.0,500,7,250\n')
-  steps, episodes, returns = progress.resume_counts(str(tmp_path))
-  assert (steps, episodes, dict(returns)) == (7, 0, {})
+  episodes, returns = progress.resume_episodes(str(tmp_path))
+  assert (episodes, dict(returns)) == (0, {})
