@@ -93,7 +93,8 @@ def build_comparison(runs, paper_column=None):
   """Aggregates runs into per-level rows and a suite summary.
 
   Args:
-    runs: a list of `Run`s (from `test_results.load_results`), same domain and agent.
+    runs: a list of `test_results.Run`s (`test_results.load_results`), same
+      domain and agent.
     paper_column: None to choose by agent variant, 'none' for no paper
       column, or a column name of the domain.
 
@@ -108,9 +109,9 @@ def build_comparison(runs, paper_column=None):
   for run in runs:
     real = os.path.realpath(run.path)
     if real in seen:
-      raise test_results.ResultsError('%s is given twice (as %s and %s); each results '
-                         'file counts as one run' % (real, seen[real],
-                                                     run.path))
+      raise test_results.ResultsError(
+          '%s is given twice (as %s and %s); each results file counts as one '
+          'run' % (real, seen[real], run.path))
     seen[real] = run.path
   first = runs[0]
   for run in runs[1:]:
@@ -132,9 +133,9 @@ def build_comparison(runs, paper_column=None):
         ' (chosen with --paper_column)')
   else:
     raise ValueError('--paper_column=%r is not a paper column for domain %r; '
-                     'choose from %s' %
-                     (paper_column, domain,
-                      ', '.join(scores.paper_columns(domain) + (scores.NO_PAPER_COLUMN,))))
+                     'choose from %s' % (paper_column, domain, ', '.join(
+                         scores.paper_columns(domain) +
+                         (scores.NO_PAPER_COLUMN,))))
 
   # Rows: every level any run was asked to evaluate, in suite order.
   wanted = []

@@ -55,7 +55,6 @@ PAPER_COLUMN_TITLES = {
 }
 
 
-
 # ----------------------------------------------------------------------------
 # Level names.
 
@@ -243,8 +242,6 @@ def mean_capped_hns(domain, level_returns):
          for s in level_summaries(domain, level_returns).values()
          if s['human_normalized_score'] is not None]
   return suite_value(MEAN_CAPPED_HNS, hns) if hns else None
-
-
 
 
 def choose_paper_column(domain, agent, level_name=None):

@@ -1,5 +1,5 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
-"""The test-results file that experiment.py's test mode writes and report.py reads.
+"""The test-results file: written by experiment.py's test mode, read by report.py.
 
 Build it with `make_test_results` (its levels and suite entries come from
 scores.py's `level_summaries` and `suite_summary`), read it back with
