@@ -323,3 +323,11 @@ def test_batch_stacks_outputs_and_runs_children_in_parallel():
       # Every reply was drained: the processes are still in step.
       np.testing.assert_array_equal(session.run(step)['count'],
                                     [2, 14, 26, 38])
+
+
+def test_what_cannot_reach_the_child_fails_at_start_saying_why():
+  process = py_process.PyProcess(objects.Example, lambda: 0)
+  with pytest.raises(py_process.PyProcessError,
+                     match='picklable, the class importable'):
+    process.start()
+  assert not process.running
