@@ -28,6 +28,10 @@ line per message) and drops its deprecation notices and INFO chatter.
 absl's `--verbosity=1` (or `-v 1`) turns all of this off: TensorFlow's C++
 log level 0 (unless `TF_CPP_MIN_LOG_LEVEL` is set), no filter, TensorFlow's
 Python INFO messages and deprecation notices back.
+
+`parse_flags` is the entry points' flag parser (`app.run(main,
+flags_parser=console.parse_flags)`): absl's, except that `--help` and
+`--helpfull` exit with status 0 once they have printed the help.
 """
 
 import os
@@ -65,6 +69,40 @@ def verbosity(argv):
   except flags.Error:
     return 0
   return values.verbosity
+
+
+# absl's help flags (`app.define_help_flags`), without their dashes.
+HELP_FLAGS = ('help', '?', 'helpshort', 'helpfull', 'helpxml')
+
+
+def asks_for_help(argv):
+  """Whether the command line `argv` (program name first) has a help flag."""
+  return any(arg.lstrip('-').partition('=')[0] in HELP_FLAGS
+             for arg in argv[1:] if arg.startswith('-'))
+
+
+def parse_flags(argv, program=None):
+  """app.run's `flags_parser` for the entry points.
+
+  absl's parser (`app.parse_flags_with_usage`), except that `--help` and
+  `--helpfull` exit with status 0 once they have printed the help (absl
+  exits 1). With `program`, a bad flag is one line `<program>: error: ...`
+  and exit status 2, as argparse does (absl: two lines, status 1).
+  """
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    if program is None:
+      return app.parse_flags_with_usage(argv)
+    try:
+      return flags.FLAGS(argv)
+    except flags.Error as e:
+      print('%s: error: %s' % (program, e), file=sys.stderr)
+      sys.exit(2)
+  except SystemExit as e:
+    if e.code == 1 and asks_for_help(argv):
+      sys.exit(0)  # The help was printed.
+    raise
 
 
 def has_gpu():

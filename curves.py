@@ -1,7 +1,7 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 """Learning curves from the `progress.csv` of one or more training runs.
 
-    python report.py --curves <logdir> [more logdirs ...] --output <dir> \
+    python report.py --curves=<logdir>[,<more logdirs>...] --output=<dir> \
         [--thresholds=-15,0,15,18] [--network=shallow]
 
 A logdir may be given as LABEL=LOGDIR: runs of one label are seeds of one
@@ -30,7 +30,7 @@ import numpy as np
 
 import files
 import levels as levels_lib
-import report
+import scores
 
 # A run reaches a return once its mean covers this many games.
 MIN_EPISODES = 100
@@ -145,10 +145,10 @@ def paper_score(level_name, network):
     return None, str(e)
   if level_set.multitask or level_set.domain == 'catch':
     return None, 'no published per-level curve reference'
-  column, title = report.choose_paper_column(
+  column, title = scores.choose_paper_column(
       level_set.domain, dict(network=network, multitask=False))
-  key = report.level_key(level_set.domain, level_set.levels[0])
-  score = report.paper_score(level_set.domain, column, key)
+  key = scores.level_key(level_set.domain, level_set.levels[0])
+  score = scores.paper_score(level_set.domain, column, key)
   return score, 'paper: %s' % title if score is not None else title
 
 

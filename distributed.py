@@ -34,16 +34,15 @@ included. When the learner reaches `--total_environment_frames` it closes
 the queue and actors exit; when it is stopped early (Ctrl-C, SIGTERM) it
 writes a checkpoint and actors wait for its return. A busy port, a task id
 outside the cluster, or processes started with different clusters are
-errors at start, each one line.
+errors at start, each one line (the cluster's addresses and checks:
+cluster.py).
 
 Security: the gRPC runtime has no authentication or encryption and TF's
 server listens on every interface at its port: run it on a trusted
 network only.
 """
 
-import collections
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -64,6 +63,7 @@ import tensorflow as tf
 
 import actor as actor_lib
 import bottleneck
+import cluster as cluster_lib
 import learner as learner_lib
 import population
 import py_process
@@ -71,8 +71,6 @@ import py_process
 nest = tf.nest
 FLAGS = config_lib.FLAGS
 
-LEARNER_JOB = 'learner'
-ACTOR_JOB = 'actor'
 TRAJECTORY_QUEUE = 'trajectory_queue'
 FINISHED_QUEUE = 'finished_actors'
 CLUSTER_VARIABLE = 'cluster_description'
@@ -89,145 +87,9 @@ FINISH_WAIT_SECS = 30.
 # queue under it (a step blocked on an empty queue would never end).
 STOP_GRACE_SECS = 5.
 
-Cluster = collections.namedtuple('Cluster', 'learner actors')
-
-
-class ClusterError(ValueError):
-  """Processes that do not agree on the cluster, or a bad address."""
-
 
 # ---------------------------------------------------------------------------
-# Addresses and the cluster (pure functions).
-
-
-def parse_address(address, flag):
-  """'host:port' -> (host, port). Raises ClusterError naming `flag`."""
-  host, sep, port = address.strip().rpartition(':')
-  if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-    raise ClusterError('--%s=%s: expected host:port with a port in '
-                       '1..65535.' % (flag, address))
-  return host, int(port)
-
-
-def make_cluster(learner_address, actor_hosts, actor_base_port, num_actors):
-  """The addresses of every task.
-
-  Args:
-    learner_address: 'host:port'.
-    actor_hosts: comma-separated 'host' or 'host:port', one entry for all
-      actors or one per actor.
-    actor_base_port: the port of actor N without one is this + N.
-    num_actors: N.
-
-  Returns:
-    Cluster(learner='host:port', actors=('host:port',) * num_actors).
-
-  Raises:
-    ClusterError: a malformed address, a wrong number of hosts, or two tasks
-      on one address.
-  """
-  parse_address(learner_address, 'learner_address')
-  hosts = [h.strip() for h in actor_hosts.split(',')]
-  if len(hosts) not in (1, num_actors) or not all(hosts):
-    raise ClusterError(
-        '--actor_hosts=%s has %d entries: give one for all actors or one per '
-        'actor (--num_actors=%d).' % (actor_hosts, len(hosts), num_actors))
-  if len(hosts) == 1:
-    hosts = hosts * num_actors
-  actors = []
-  for task, host in enumerate(hosts):
-    if ':' in host:
-      parse_address(host, 'actor_hosts')
-      actors.append(host)
-    else:
-      port = actor_base_port + task
-      if not 0 < port < 65536:
-        raise ClusterError('--actor_base_port=%d gives actor %d port %d.' %
-                           (actor_base_port, task, port))
-      actors.append('%s:%d' % (host, port))
-  addresses = [learner_address.strip()] + actors
-  for address in addresses:
-    if addresses.count(address) > 1:
-      raise ClusterError('Two tasks share the address %s (--learner_address, '
-                         '--actor_hosts, --actor_base_port).' % address)
-  return Cluster(addresses[0], tuple(actors))
-
-
-def check_task(job_name, task, cluster):
-  """Raises ClusterError unless `task` is a task of `job_name`."""
-  if job_name == LEARNER_JOB and task != 0:
-    raise ClusterError('--job_name=learner --task=%d: the cluster has one '
-                       'learner, task 0.' % task)
-  if job_name == ACTOR_JOB and not 0 <= task < len(cluster.actors):
-    raise ClusterError(
-        '--job_name=actor --task=%d is outside the cluster: its actors are '
-        'tasks 0..%d (--num_actors=%d).' % (task, len(cluster.actors) - 1,
-                                            len(cluster.actors)))
-
-
-def own_address(job_name, task, cluster):
-  return cluster.learner if job_name == LEARNER_JOB else cluster.actors[task]
-
-
-def describe(cluster):
-  """The cluster as a string that every process must agree on."""
-  return json.dumps({LEARNER_JOB: [cluster.learner],
-                     ACTOR_JOB: list(cluster.actors)}, sort_keys=True)
-
-
-def check_port_free(address, flag):
-  """Raises ClusterError if this machine cannot listen on the port.
-
-  TensorFlow's server listens on every interface (0.0.0.0) at the port.
-  """
-  _, port = parse_address(address, flag)
-  sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-  try:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(('', port))
-  except OSError as e:
-    raise ClusterError('Port %d (--%s=%s) is already in use (%s): is another '
-                       'learner or actor running there? Stop it or choose '
-                       'another port.' % (port, flag, address, e.strerror))
-  finally:
-    sock.close()
-
-
-def check_local(address, flag):
-  """Raises ClusterError unless `address` names this machine."""
-  host, _ = parse_address(address, flag)
-  try:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-      sock.bind((host, 0))  # Only an address of this machine binds.
-  except OSError:
-    raise ClusterError(
-        '--%s: %s is not an address of this machine, and the launcher starts '
-        'every task here. Start each task on its machine with experiment.py '
-        '--job_name=... --task=... instead.' % (flag, address))
-
-
-def learner_device():
-  return '/job:%s/task:0' % LEARNER_JOB
-
-
-def actor_device(task):
-  return '/job:%s/task:%d' % (ACTOR_JOB, task)
-
-
-def session_config(job_name, task, num_actor_threads, run_config):
-  """learner.session_config, seeing only the learner and this task.
-
-  The learner task owns the learner's devices (its K logical CPUs where
-  it learns on the CPU); actors use no GPU.
-  """
-  config = learner_lib.session_config(
-      num_actor_threads, run_config if job_name == LEARNER_JOB else None)
-  devices = [learner_device()]
-  if job_name == ACTOR_JOB:
-    devices.append(actor_device(task))
-    config.device_count['GPU'] = 0
-  config.device_filters.extend(devices)
-  return config
+# What the learner hosts for the actors.
 
 
 def _cluster_variable(cluster, on_learner):
@@ -238,9 +100,9 @@ def _cluster_variable(cluster, on_learner):
   and read it to check that they agree with the learner.
   """
   collections = [tf.compat.v1.GraphKeys.LOCAL_VARIABLES] if on_learner else []
-  return tf.compat.v1.Variable(describe(cluster), trainable=False,
-                               collections=collections, use_resource=True,
-                               name=CLUSTER_VARIABLE)
+  return tf.compat.v1.Variable(
+      cluster_lib.describe(cluster), trainable=False, collections=collections,
+      use_resource=True, name=CLUSTER_VARIABLE)
 
 
 def _finished_queue(num_actors):
@@ -256,21 +118,6 @@ def trajectory_specs(config):
     (output,), _ = actor_lib.build_actors(agent, config, 1)
     return nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype),
                               output)
-
-
-def start_server(job_name, task, cluster, config):
-  """Checks the port, then starts this task's server."""
-  address = own_address(job_name, task, cluster)
-  check_port_free(address, 'learner_address' if job_name == LEARNER_JOB
-                  else 'actor_hosts')
-  spec = tf.train.ClusterSpec({LEARNER_JOB: [cluster.learner],
-                               ACTOR_JOB: list(cluster.actors)})
-  try:
-    return tf.distribute.Server(spec, job_name=job_name, task_index=task,
-                                config=config, start=True)
-  except tf.errors.OpError as e:
-    raise ClusterError('Could not start the %s %d server at %s: %s' %
-                       (job_name, task, address, e.message))
 
 
 # ---------------------------------------------------------------------------
@@ -349,10 +196,10 @@ def _unblock_on_signals(unblock):
 def run_learner_task(config, logdir, cluster, server):
   """Trains until the frame budget or a signal; returns the frame count."""
   specs = trajectory_specs(config)
-  cpu = learner_device() + '/cpu:0'
+  cpu = cluster_lib.learner_device() + '/cpu:0'
   with tf.Graph().as_default() as graph:
     tf.compat.v1.set_random_seed(config.seed)
-    with tf.device(learner_device()), learner_lib.variables_on(cpu):
+    with tf.device(cluster_lib.learner_device()), learner_lib.variables_on(cpu):
       agent = actor_lib.make_agent(config)
       with tf.device(cpu):
         queue = learner_lib.make_queue(specs, shared_name=TRAJECTORY_QUEUE)
@@ -363,10 +210,11 @@ def run_learner_task(config, logdir, cluster, server):
       stage_op, outputs = learner_lib.build_learner_from_queue(
           agent, queue, structure, config)
       num_env_frames = tf.compat.v1.train.get_or_create_global_step()
-    sess_config = session_config(LEARNER_JOB, 0, 0, config)
+    sess_config = cluster_lib.session_config(cluster_lib.LEARNER_JOB, 0, 0,
+                                             config)
     side = _SideSession(server.target, graph, sess_config)
     logging.info('Learner at %s; cluster %s.', cluster.learner,
-                 describe(cluster))
+                 cluster_lib.describe(cluster))
     with _unblock_on_signals(lambda: side.run(close_queue)):
       learner_lib.run_learner(config, logdir, stage_op, outputs,
                              hooks=population.member_hooks(config, logdir),
@@ -412,7 +260,7 @@ def _set_on_signals(event, who):
 
 
 def _learner_listening(address, timeout=2.):
-  host, port = parse_address(address, 'learner_address')
+  host, port = cluster_lib.parse_address(address, 'learner_address')
   try:
     with socket.create_connection((host, port), timeout=timeout):
       return True
@@ -442,14 +290,14 @@ class _Actor:
     with self._graph.as_default():
       # Actors sample actions with their own seeds.
       tf.compat.v1.set_random_seed(config.seed * 1009 + task + 1)
-      with tf.device(actor_device(task) + '/cpu:0'), \
-          learner_lib.variables_on(learner_device() + '/cpu:0'):
+      with tf.device(cluster_lib.actor_device(task) + '/cpu:0'), \
+          learner_lib.variables_on(cluster_lib.learner_device() + '/cpu:0'):
         agent = actor_lib.make_agent(config)
         (output,), (self._level_names,) = actor_lib.build_actors(
             agent, config, 1, first_actor=task)
         self._num_env_frames = tf.compat.v1.train.get_or_create_global_step()
         self._times = bottleneck.read_actor_times()
-        with tf.device(learner_device() + '/cpu:0'):
+        with tf.device(cluster_lib.learner_device() + '/cpu:0'):
           queue = learner_lib.make_queue(output, shared_name=TRAJECTORY_QUEUE)
           self._enqueue = queue.enqueue_many(nest.flatten(output))
           self._finished = _finished_queue(config.num_actors).enqueue(task)
@@ -459,7 +307,8 @@ class _Actor:
             tf.compat.v1.global_variables())
         self._local_init = tf.compat.v1.local_variables_initializer()
     self._graph.finalize()
-    self._session_config = session_config(ACTOR_JOB, task, 1, config)
+    self._session_config = cluster_lib.session_config(
+        cluster_lib.ACTOR_JOB, task, 1, config)
     self._frames_per_unroll = (config.envs_per_actor * config.unroll_length *
                                config.num_action_repeats)
 
@@ -492,13 +341,13 @@ class _Actor:
           say('ready', 'waiting for the learner to initialise its variables.')
           raise tf.errors.FailedPreconditionError(None, None, 'not ready')
         learner_cluster = session.run(self._learner_cluster).decode()
-        if learner_cluster != describe(self._cluster):
-          raise ClusterError(
+        if learner_cluster != cluster_lib.describe(self._cluster):
+          raise cluster_lib.ClusterError(
               'actor %d: the learner at %s runs the cluster %s but this actor '
               '%s: start every process with the same --num_actors, '
               '--learner_address, --actor_hosts and --actor_base_port.' %
               (self._task, self._cluster.learner, learner_cluster,
-               describe(self._cluster)))
+               cluster_lib.describe(self._cluster)))
         session.run(self._local_init)
       except RECONNECT_ERRORS as e:
         _close_quietly(session)
@@ -601,7 +450,7 @@ def run_actor_task(config, cluster, task, server):
   code = 0
   if thread.is_alive():  # Blocked in a session.run on a lost learner.
     logging.info('actor %d: stopped while waiting for the learner.', task)
-  elif isinstance(result.get('error'), ClusterError):
+  elif isinstance(result.get('error'), cluster_lib.ClusterError):
     code = 'distributed: error: %s' % result['error']
   elif 'error' in result:
     code = 1
@@ -626,7 +475,7 @@ def run_actor_task(config, cluster, task, server):
 
 
 def cluster_from_flags(config):
-  return make_cluster(FLAGS.learner_address, FLAGS.actor_hosts,
+  return cluster_lib.make_cluster(FLAGS.learner_address, FLAGS.actor_hosts,
                       FLAGS.actor_base_port, config.num_actors)
 
 
@@ -651,21 +500,22 @@ def run(config, logdir):
   _stop_with_launcher()
   try:
     if FLAGS.mode != 'train':
-      raise ClusterError('--mode=%s runs on one machine: leave out --task.' %
-                         FLAGS.mode)
+      raise cluster_lib.ClusterError(
+          '--mode=%s runs on one machine: leave out --task.' % FLAGS.mode)
     cluster = cluster_from_flags(config)
-    check_task(FLAGS.job_name, FLAGS.task, cluster)
+    cluster_lib.check_task(FLAGS.job_name, FLAGS.task, cluster)
     # The learner's server runs the actors' reads of the variables and
     # their enqueues beside the learner's steps: threads for each actor,
     # as on one machine.
-    server = start_server(
+    server = cluster_lib.start_server(
         FLAGS.job_name, FLAGS.task, cluster,
-        session_config(FLAGS.job_name, FLAGS.task,
-                       config.num_actors if FLAGS.job_name == LEARNER_JOB
-                       else 1, config))
-  except ClusterError as e:
+        cluster_lib.session_config(
+            FLAGS.job_name, FLAGS.task,
+            config.num_actors if FLAGS.job_name == cluster_lib.LEARNER_JOB
+            else 1, config))
+  except cluster_lib.ClusterError as e:
     sys.exit('distributed: error: %s' % e)
-  if FLAGS.job_name == LEARNER_JOB:
+  if FLAGS.job_name == cluster_lib.LEARNER_JOB:
     run_learner_task(config, logdir, cluster, server)
   else:
     run_actor_task(config, cluster, FLAGS.task, server)
@@ -712,8 +562,8 @@ def launch(config, flag_args):
   for address in (cluster.learner,) + cluster.actors:
     flag = ('learner_address' if address == cluster.learner
             else 'actor_hosts')
-    check_local(address, flag)
-    check_port_free(address, flag)
+    cluster_lib.check_local(address, flag)
+    cluster_lib.check_port_free(address, flag)
   processes = []
 
   def start(job_name, task):
@@ -727,9 +577,9 @@ def launch(config, flag_args):
   code = 1
   with _set_on_signals(threading.Event(), 'launcher') as stop:
     try:
-      start(LEARNER_JOB, 0)
+      start(cluster_lib.LEARNER_JOB, 0)
       for task in range(config.num_actors):
-        start(ACTOR_JOB, task)
+        start(cluster_lib.ACTOR_JOB, task)
       logging.info('launcher: learner pid %d, actor pids %s.',
                    processes[0][2].pid, [p.pid for _, _, p in processes[1:]])
       learner = processes[0][2]
@@ -752,7 +602,8 @@ def launch(config, flag_args):
         code = 0
     finally:
       for job_name, _, process in processes:
-        _stop_process(process, LEARNER_STOP_SECS if job_name == LEARNER_JOB
+        _stop_process(process, LEARNER_STOP_SECS
+                      if job_name == cluster_lib.LEARNER_JOB
                       else ACTOR_STOP_SECS)
   return code
 
@@ -777,4 +628,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=console.parse_flags)

@@ -39,7 +39,7 @@ import learner as learner_lib
 import levels as levels_lib
 import population
 import py_process
-import report
+import test_results
 
 FLAGS = config_lib.FLAGS
 nest = tf.nest
@@ -137,8 +137,8 @@ def test(config, logdir):
                multitask=level_set.multitask)
   if os.path.exists(os.path.join(logdir, population.REQUEST_FILE)):
     agent['pbt'] = True  # A member of a pbt.py population.
-  results = report.make_test_results(level_set.name, level_set.domain, agent,
-                                     frames, returns)
+  results = test_results.make_test_results(
+      level_set.name, level_set.domain, agent, frames, returns)
   path = os.path.join(logdir, 'test_results.json')
   files.write_text(path, json.dumps(results, indent=2) + '\n')
   print_test_table(results)
@@ -179,4 +179,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=console.parse_flags)

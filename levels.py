@@ -18,6 +18,7 @@ levels without their prefix, as in the release).
 import collections
 
 import atari57
+import atari_environment
 import dmlab30
 
 LevelSet = collections.namedtuple('LevelSet', 'name domain levels multitask')
@@ -60,9 +61,8 @@ def resolve(level_name):
   if level_name == 'dmlab30':
     return LevelSet(level_name, 'dmlab', tuple(dmlab30.LEVEL_MAPPING), True)
   if level_name.startswith(atari57.LEVEL_PREFIX):
-    import environments  # pylint: disable=g-import-not-at-top
     game = level_name[len(atari57.LEVEL_PREFIX):]
-    if game not in environments.atari_game_ids():
+    if game not in atari_environment.atari_game_ids():
       raise _unknown(level_name, 'ale-py has no ROM %r' % game)
     return LevelSet(level_name, 'atari', (level_name,), False)
   if level_name.startswith(DMLAB_SCRIPT_PREFIX):

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 import bottleneck
 import files
-import report
+import scores
 
 # The ETA is taken from the frame rate over about this many seconds.
 ETA_WINDOW_SECS = 60.
@@ -219,8 +219,8 @@ class Progress:
     suite = capped = None
     if level_set.multitask and self._returns:
       returns = {level: list(rs) for level, rs in self._returns.items()}
-      suite = report.suite_summary(level_set.domain, level_set.name, returns)
-      capped = report.mean_capped_hns(level_set.domain, returns)
+      suite = scores.suite_summary(level_set.domain, level_set.name, returns)
+      capped = scores.mean_capped_hns(level_set.domain, returns)
     row = dict(wall_time='%.1f' % now, frames=frames, fps='%.0f' % fps,
                learner_steps=self._steps,
                learner_steps_per_sec='%.2f' % steps_per_sec,

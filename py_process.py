@@ -41,27 +41,14 @@ bytes for strings) and other arguments as numpy arrays.
 `PyProcessBatch(processes).proxy.method(*args)` calls a method of several
 children of one type with one op, outputs stacked along a new first axis.
 
-Call path and its cost. Each call is: the op's `py_func` in the parent
--> a pickled request (method name and arguments) over a socket pair -> the
-method in the child -> the result back. Fixed-shape numeric outputs of 1 KiB or
-more (frames) do not travel through the socket: the child writes them into a
-shared-memory buffer (an anonymous `memfd`, sized from the specs when the child
-starts) and the parent copies them out; only small values (rewards, flags,
-strings) are pickled. `benchmarks/environment_benchmark.py` measures the
-costs: on 2 cores, an empty round trip is about 35 us, a TF op stepping an
-Atari child adds about 350 us per step to the 480 us of the emulator (TF's
-py_func alone is about 100-180 us of it), and `PyProcessBatch` spreads the
-fixed part over many environments.
+Call path and its cost: a call pickles its request to the child over a
+socket pair; outputs of 1 KiB or more (frames) come back through shared
+memory (py_process_child.py); `PyProcessBatch` spreads the fixed cost of a
+call over many environments.
 
-Processes. Children are started with multiprocessing's 'forkserver' method,
-never by forking the parent (TensorFlow is not fork-safe once its threads
-exist). The fork server preloads numpy, this module, the modules that define
-the child types and the modules a type lists in a `_preload_modules` class
-attribute, so a child starts in milliseconds plus its constructor. Children never import the
-parent's `__main__` module (which in a training script imports TensorFlow):
-this module imports TensorFlow lazily, only in the parent, and types for
-children must live in an importable module; a type defined in `__main__`
-still works, at the price of re-running `__main__` in each child.
+Processes. Children are started through a fork server that preloads the
+modules of their types, never by forking the parent, and never import the
+parent's `__main__`: py_process_child.py, the child's side of this module.
 
 Failures are errors, never hangs:
 - an exception in the child's constructor or method reaches the caller (for a
@@ -80,27 +67,17 @@ Failures are errors, never hangs:
 
 import atexit
 import collections
-import faulthandler
 import inspect
-import io
-import mmap
-import multiprocessing
-import os
-import pickle
-import signal
 import sys
 import threading
-import traceback
+import time
 import weakref
 
-from multiprocessing import context as mp_context
-from multiprocessing import forkserver
-from multiprocessing import popen_forkserver
-from multiprocessing import reduction as mp_reduction
-from multiprocessing import spawn as mp_spawn
-from multiprocessing import util as mp_util
-
 import numpy as np
+
+import py_process_child as child
+
+PyProcessError = child.PyProcessError
 
 __all__ = ['PyProcess', 'PyProcessBatch', 'PyProcessError', 'PyProcessHook',
            'start_all', 'close_all']
@@ -109,311 +86,10 @@ __all__ = ['PyProcess', 'PyProcessBatch', 'PyProcessError', 'PyProcessHook',
 # memory; smaller ones are pickled with the reply. None disables shared memory.
 SHARED_MEMORY_MIN_BYTES = 1024
 
-# Environment variables set for the fork server (and so for every child) when
-# the parent has not set them: with one environment per process, BLAS and
-# OpenMP thread pools in children would only oversubscribe the cores.
-_CHILD_ENVIRONMENT = {
-    'OMP_NUM_THREADS': '1',
-    'OPENBLAS_NUM_THREADS': '1',
-    'MKL_NUM_THREADS': '1',
-}
-
-_ALIGNMENT = 64  # Byte alignment of each output in the shared buffer.
-
-
-class PyProcessError(RuntimeError):
-  """An error raised by, or about, the child process of a `PyProcess`."""
-
-
-# ---------------------------------------------------------------------------
-# Nests, without TensorFlow (children do not import it).
-
-
-def _flatten(structure):
-  """Flattens a nest in the order of `tf.nest.flatten`.
-
-  Tuples, lists and namedtuples are sequences; dicts are flattened in sorted
-  key order; None is a leaf, as in `tf.nest`.
-  """
-  if isinstance(structure, dict):
-    return [leaf for key in sorted(structure)
-            for leaf in _flatten(structure[key])]
-  if isinstance(structure, (list, tuple)):
-    return [leaf for item in structure for leaf in _flatten(item)]
-  return [structure]
-
-
-def _send(conn, message):
-  """Sends with the plain pickler (faster than multiprocessing's)."""
-  conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _recv(conn):
-  return pickle.loads(conn.recv_bytes())
-
-
-def _plain(value):
-  """Numpy scalars and 0-d arrays (TF scalars) as Python scalars.
-
-  They pickle about ten times faster. Arrays stay arrays.
-  """
-  if isinstance(value, np.generic) or (
-      isinstance(value, np.ndarray) and value.ndim == 0):
-    return value.item()
-  return value
-
-
-# ---------------------------------------------------------------------------
-# Shared memory: one anonymous buffer per child.
-
-
-class _SharedBuffer:
-  """An anonymous shared-memory buffer (Linux `memfd`) for one child.
-
-  Pickling it while a child is being launched passes the file descriptor to
-  the child through multiprocessing (`reduction.DupFd`); the memory is freed
-  when the last mapping goes, so nothing leaks if a process is killed.
-  """
-
-  def __init__(self, size):
-    self.size = size
-    self._fd = os.memfd_create('py_process', os.MFD_CLOEXEC)
-    os.ftruncate(self._fd, size)
-    self.mmap = mmap.mmap(self._fd, size)
-
-  def close_fd(self):
-    """Closes the descriptor once the child has it; the mapping stays."""
-    if self._fd is not None:
-      os.close(self._fd)
-      self._fd = None
-
-  def __reduce__(self):
-    if self._fd is None:
-      raise PyProcessError('_SharedBuffer can only be sent to a child that '
-                           'is being started.')
-    return _attach_shared_buffer, (mp_reduction.DupFd(self._fd), self.size)
-
-
-def _attach_shared_buffer(dup_fd, size):
-  fd = dup_fd.detach()
-  try:
-    return mmap.mmap(fd, size)
-  finally:
-    os.close(fd)
-
-
-def _shared_memory_supported():
-  return hasattr(os, 'memfd_create') and SHARED_MEMORY_MIN_BYTES is not None
-
 
 # A layout says which flat outputs of a method go through shared memory:
 # `entries` holds (flat index, byte offset, numpy dtype string, shape).
 _Layout = collections.namedtuple('_Layout', 'id entries nbytes')
-
-
-def _views(buffer, entries):
-  """Numpy views on `buffer` for the entries of a layout, by flat index."""
-  return {index: np.ndarray(shape, np.dtype(dtype), buffer=buffer,
-                            offset=offset)
-          for index, offset, dtype, shape in entries}
-
-
-# ---------------------------------------------------------------------------
-# The child.
-
-
-def _watch_parent():
-  """Exits the child as soon as the parent process is gone."""
-  parent = multiprocessing.parent_process()
-  if parent is None:
-    return
-
-  def watch():
-    parent.join()  # Waits on the parent's sentinel; returns when it dies.
-    os._exit(3)
-
-  threading.Thread(target=watch, name='py_process-parent-watchdog',
-                   daemon=True).start()
-
-
-def _child_main(conn, type_, args, kwargs, shared_buffer):
-  """Constructs `type_(*args, **kwargs)` and serves calls until told to close.
-
-  Protocol, over `conn`:
-    parent -> ('call', method, layout_id, layout_entries_or_None, args)
-              ('call_whole', method, args)
-              ('close',)
-    child  -> ('ready', pid) | ('error', traceback) after construction;
-              ('ok', flat_outputs) | ('error', traceback) after a call, where
-              outputs in shared memory are None ('ok', result for
-              'call_whole');
-              ('closed', traceback_or_None) after close.
-  """
-  signal.signal(signal.SIGINT, signal.SIG_IGN)  # The parent shuts us down.
-  faulthandler.enable()  # Python traceback on stderr if the child segfaults.
-  _watch_parent()
-  try:
-    obj = type_(*args, **kwargs)
-  except BaseException:  # pylint: disable=broad-except
-    _send(conn, ('error', traceback.format_exc()))
-    return
-  _send(conn, ('ready', os.getpid()))
-
-  layouts = {}
-  try:
-    while True:
-      try:
-        message = _recv(conn)
-      except EOFError:  # The parent is gone.
-        return
-      kind = message[0]
-      if kind == 'close':
-        break
-      try:
-        if kind == 'call':
-          _, method, layout_id, entries, call_args = message
-          if entries is not None:
-            layouts[layout_id] = _views(shared_buffer, entries)
-          result = getattr(obj, method)(*call_args)
-          reply = ('ok', _child_outputs(result, layouts.get(layout_id)))
-        else:  # 'call_whole': the result pickled as it is.
-          _, method, call_args = message
-          reply = ('ok', getattr(obj, method)(*call_args))
-      except BaseException:  # pylint: disable=broad-except
-        reply = ('error', traceback.format_exc())
-      _send(conn, reply)
-  finally:
-    closing_error = None
-    if hasattr(obj, 'close'):
-      try:
-        obj.close()
-      except BaseException:  # pylint: disable=broad-except
-        closing_error = traceback.format_exc()
-    try:
-      _send(conn, ('closed', closing_error))
-    except OSError:
-      pass
-
-
-def _child_outputs(result, views):
-  """Flattens `result`, writing outputs that have a view into shared memory."""
-  if result is None:
-    return []
-  leaves = _flatten(result)
-  if views:
-    for index, view in views.items():
-      if index >= len(leaves):
-        raise ValueError(
-            'The method returned %d outputs; _tensor_specs declares more.' %
-            len(leaves))
-      value = leaves[index]
-      if np.shape(value) != view.shape:
-        raise ValueError(
-            'Output %d has shape %s; _tensor_specs declares %s.' %
-            (index, np.shape(value), view.shape))
-      np.copyto(view, value, casting='same_kind')
-      leaves[index] = None
-  for i, leaf in enumerate(leaves):
-    if isinstance(leaf, np.generic):
-      leaves[i] = leaf.item()  # Python scalars pickle several times faster.
-  return leaves
-
-
-# ---------------------------------------------------------------------------
-# Starting children through the fork server.
-
-_START_LOCK = threading.Lock()
-
-
-class _NoMainPopen(popen_forkserver.Popen):
-  """Forkserver launch that does not re-run the parent's `__main__` in the child.
-
-  multiprocessing re-imports the parent's main script in every child so that
-  objects defined there can be unpickled; for a training script that means
-  importing TensorFlow in every environment process. This launcher is
-  `popen_forkserver.Popen._launch` (CPython 3.10-3.13) without that step.
-  """
-
-  def _launch(self, process_obj):
-    # pylint: disable=protected-access
-    prep_data = mp_spawn.get_preparation_data(process_obj._name)
-    prep_data.pop('init_main_from_name', None)
-    prep_data.pop('init_main_from_path', None)
-    buf = io.BytesIO()
-    mp_context.set_spawning_popen(self)
-    try:
-      mp_reduction.dump(prep_data, buf)
-      mp_reduction.dump(process_obj, buf)
-    finally:
-      mp_context.set_spawning_popen(None)
-    self.sentinel, w = forkserver.connect_to_new_process(self._fds)
-    parent_w = os.dup(w)  # Sentinel of the parent, for the child.
-    self.finalizer = mp_util.Finalize(self, mp_util.close_fds,
-                                      (parent_w, self.sentinel))
-    with open(w, 'wb', closefd=True) as f:
-      f.write(buf.getbuffer())
-    self.pid = forkserver.read_signed(self.sentinel)
-
-
-class _ChildProcess(mp_context.ForkServerProcess):
-
-  @staticmethod
-  def _Popen(process_obj):  # pylint: disable=invalid-name
-    return _NoMainPopen(process_obj)
-
-
-def _can_skip_main():
-  # The launcher above follows CPython 3.10-3.13 (python_requires <3.14).
-  return sys.version_info < (3, 14)
-
-
-def _ensure_fork_server(types):
-  """Starts the fork server, preloading this module and the types' modules."""
-  with _START_LOCK:
-    # pylint: disable=protected-access
-    if forkserver._forkserver._forkserver_pid is not None:
-      return  # Running (or started by someone else): use it as it is.
-    modules = ['numpy', __name__]
-    paths = [os.path.dirname(os.path.abspath(__file__))]
-    for type_ in types:
-      module = sys.modules.get(type_.__module__)
-      if module is None or type_.__module__ == '__main__':
-        continue
-      modules.append(type_.__module__)
-      modules.extend(getattr(type_, '_preload_modules', ()))
-      if getattr(module, '__file__', None):
-        paths.append(os.path.dirname(os.path.abspath(module.__file__)))
-    forkserver.set_forkserver_preload(list(dict.fromkeys(modules)))
-    # The fork server starts with `python -c`: give it the directories of the
-    # preloaded modules (it would otherwise only see the working directory).
-    environment = dict(_CHILD_ENVIRONMENT)
-    old_path = os.environ.get('PYTHONPATH')
-    environment['PYTHONPATH'] = os.pathsep.join(
-        list(dict.fromkeys(paths)) + ([old_path] if old_path else []))
-    saved = {key: os.environ.get(key) for key in environment}
-    try:
-      for key, value in environment.items():
-        if key == 'PYTHONPATH' or key not in os.environ:
-          os.environ[key] = value
-      forkserver.ensure_running()
-    finally:
-      for key, value in saved.items():
-        if value is None:
-          os.environ.pop(key, None)
-        else:
-          os.environ[key] = value
-
-
-def _exit_description(exitcode):
-  if exitcode is None:
-    return 'exit status unknown'
-  if exitcode < 0:
-    try:
-      name = signal.Signals(-exitcode).name
-    except ValueError:
-      name = 'signal %d' % -exitcode
-    return 'killed by %s' % name
-  return 'exit code %d' % exitcode
 
 
 # ---------------------------------------------------------------------------
@@ -514,32 +190,13 @@ class PyProcess:
     capacity = max([layout.nbytes for layout in self._layouts.values()] +
                    [0])
     self._buffer = None
-    if capacity and _shared_memory_supported():
-      self._buffer = _SharedBuffer(capacity)
+    if capacity and child.shared_memory_supported(SHARED_MEMORY_MIN_BYTES):
+      self._buffer = child.SharedBuffer(capacity)
     self._views = {}
     self._sent_layouts = set()
-    parent_conn, child_conn = multiprocessing.Pipe(duplex=True)
-    args = (child_conn, self._type, self._constructor_args,
-            self._constructor_kwargs, self._buffer)
-    name = 'PyProcess-%s' % self._type.__name__
-    if self._type.__module__ != '__main__' and _can_skip_main():
-      process = _ChildProcess(target=_child_main, args=args, name=name,
-                              daemon=True)
-    else:
-      process = multiprocessing.get_context('forkserver').Process(
-          target=_child_main, args=args, name=name, daemon=True)
-    try:
-      process.start()
-    except (TypeError, AttributeError, pickle.PicklingError) as e:
-      raise PyProcessError(
-          'PyProcess: cannot send %s and its constructor arguments to the '
-          'child (they must be picklable, the class importable): %s' %
-          (self._type.__name__, e)) from e
-    finally:
-      child_conn.close()  # So that the child's death reads as EOF here.
-      if self._buffer is not None:
-        self._buffer.close_fd()
-    self._process, self._conn, self._pid = process, parent_conn, process.pid
+    process, self._conn = child.launch(self._type, self._constructor_args,
+                                       self._constructor_kwargs, self._buffer)
+    self._process, self._pid = process, process.pid
     self._state = 'starting'
     _LIVE.add(self)
     return True
@@ -547,35 +204,19 @@ class PyProcess:
   def _finish_start(self):
     """Waits for the child's constructor; raises if it failed."""
     try:
-      message = _recv(self._conn)
-    except (EOFError, OSError):
+      child.wait_ready(self._process, self._conn, self._type.__name__)
+    except PyProcessError:
       self._mark_dead()
-      raise PyProcessError(
-          'PyProcess child for %s (pid %s) died while constructing it (%s).' %
-          (self._type.__name__, self._pid, self._exit_description())) from None
-    if message[0] != 'ready':
-      self._mark_dead()
-      raise PyProcessError(
-          '%s.__init__ raised in the PyProcess child (pid %s). Child '
-          'traceback:\n%s' % (self._type.__name__, self._pid, message[1]))
+      raise
     self._state = 'running'
 
-  def _exit_description(self, timeout=5.0):
-    if self._process is None:
-      return 'exit status unknown'
-    self._process.join(timeout)
-    return _exit_description(self._process.exitcode)
+  def _exit_description(self):
+    return child.exit_description(self._process)
 
   def _mark_dead(self):
     self._state = 'dead'
     _LIVE.discard(self)
-    if self._conn is not None:
-      self._conn.close()
-    if self._process is not None:
-      self._process.join(1.0)
-      if self._process.is_alive():
-        self._process.kill()
-        self._process.join(1.0)
+    child.kill(self._process, self._conn)
 
   def _begin_close(self):
     """Asks the child to close; returns whether there was one to close."""
@@ -586,7 +227,7 @@ class PyProcess:
     try:
       self._state = 'closed'
       try:
-        _send(self._conn, ('close',))
+        child.send(self._conn, ('close',))
       except OSError:
         pass
     finally:
@@ -596,28 +237,7 @@ class PyProcess:
 
   def _finish_close(self, deadline):
     """Waits for the child to finish closing, killing it past `deadline`."""
-    import time  # pylint: disable=g-import-not-at-top
-    process, conn = self._process, self._conn
-    closing_error = None
-    try:
-      while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not conn.poll(remaining):
-          break
-        message = _recv(conn)
-        if message[0] == 'closed':
-          closing_error = message[1]
-          break
-    except (EOFError, OSError):
-      pass
-    process.join(max(0.0, deadline - time.monotonic()))
-    if process.is_alive():
-      process.terminate()
-      process.join(1.0)
-      if process.is_alive():
-        process.kill()
-        process.join(1.0)
-    conn.close()
+    closing_error = child.stop(self._process, self._conn, deadline)
     _LIVE.discard(self)
     if closing_error:
       sys.stderr.write('PyProcess: %s.close() raised in the child:\n%s' %
@@ -627,17 +247,8 @@ class PyProcess:
 
   def _register_layout(self, flat_specs):
     """Chooses which outputs go through shared memory; returns a _Layout."""
-    entries = []
-    offset = 0
-    for index, (dtype, shape) in enumerate(flat_specs):
-      if dtype is None or shape is None or SHARED_MEMORY_MIN_BYTES is None:
-        continue
-      nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-      if nbytes < SHARED_MEMORY_MIN_BYTES:
-        continue
-      entries.append((index, offset, np.dtype(dtype).str, tuple(shape)))
-      offset += -(-nbytes // _ALIGNMENT) * _ALIGNMENT
-    entries = tuple(entries)
+    entries, offset = child.shared_memory_entries(flat_specs,
+                                                  SHARED_MEMORY_MIN_BYTES)
     layout = self._layouts.get(entries)
     if layout is None:
       layout = _Layout(len(self._layouts), entries, offset)
@@ -675,14 +286,14 @@ class PyProcess:
         layout.nbytes <= self._buffer.size):
       views = self._views.get(layout.id)
       if views is None:
-        views = self._views[layout.id] = _views(self._buffer.mmap,
+        views = self._views[layout.id] = child.views(self._buffer.mmap,
                                                 layout.entries)
       if layout.id not in self._sent_layouts:
         entries = layout.entries
         self._sent_layouts.add(layout.id)
     try:
-      _send(self._conn, ('call', method, layout.id if views else None,
-                         entries, tuple(_plain(arg) for arg in args)))
+      child.send(self._conn, ('call', method, layout.id if views else None,
+                         entries, tuple(child.plain(arg) for arg in args)))
     except OSError:
       raise self._lost_child(method) from None
     return views
@@ -694,7 +305,7 @@ class PyProcess:
     `out[k][row]` instead and returns `out`.
     """
     try:
-      status, payload = _recv(self._conn)
+      status, payload = child.recv(self._conn)
     except (EOFError, OSError):
       raise self._lost_child(method) from None
     if status == 'closed':  # close() overtook this call.
@@ -742,8 +353,8 @@ class PyProcess:
         raise PyProcessError('PyProcess for %s is %s.' %
                              (self._type.__name__, self._state))
       try:
-        _send(self._conn, ('call_whole', method, args))
-        status, payload = _recv(self._conn)
+        child.send(self._conn, ('call_whole', method, args))
+        status, payload = child.recv(self._conn)
       except (EOFError, OSError):
         raise self._lost_child(method) from None
       if status != 'ok':
@@ -986,7 +597,7 @@ def start_all(processes):
   every process started here is closed and the first error is raised.
   """
   processes = list(processes)
-  _ensure_fork_server([p._type for p in processes])  # pylint: disable=protected-access
+  child.ensure_fork_server([p._type for p in processes])  # pylint: disable=protected-access
   launched = []
   try:
     for p in processes:
@@ -1008,7 +619,6 @@ def start_all(processes):
 def close_all(processes, timeout=10.0):
   """Closes the processes in parallel; children still alive after `timeout`
   seconds are terminated."""
-  import time  # pylint: disable=g-import-not-at-top
   closing = [p for p in processes if p._begin_close()]  # pylint: disable=protected-access
   deadline = time.monotonic() + timeout
   for p in closing:

@@ -1,6 +1,16 @@
 """IMPALA (Espeholt et al., ICML 2018) in TensorFlow: flat modules, as in the release."""
 
+import glob
+import os
+
 import setuptools
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# Every top-level module of the project (flat modules, as in the release).
+TOP_LEVEL_MODULES = sorted(
+    os.path.splitext(os.path.basename(path))[0]
+    for path in glob.glob(os.path.join(_HERE, '*.py'))
+    if os.path.basename(path) != 'setup.py')
 
 setuptools.setup(
     name='impala-tf',
@@ -12,22 +22,7 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.10,<3.14',
-    py_modules=[
-        'actor',
-        'atari57',
-        'config',
-        'distributed',
-        'dmlab30',
-        'environments',
-        'experiment',
-        'learner',
-        'levels',
-        'networks',
-        'progress',
-        'py_process',
-        'report',
-        'vtrace',
-    ],
+    py_modules=TOP_LEVEL_MODULES,
     install_requires=[
         'tensorflow>=2.16,<2.22',
         'dm-sonnet>=2.0.2,<3',

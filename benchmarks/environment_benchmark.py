@@ -49,6 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import atari_environment  # pylint: disable=g-import-not-at-top,wrong-import-position
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 import py_process  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -58,7 +59,7 @@ DMLAB_ACTION_REPEATS = 4
 
 def _make_env(domain, level, seed):
   if domain == 'atari':
-    return environments.PyProcessAtari(level, seed)
+    return atari_environment.PyProcessAtari(level, seed)
   if domain == 'dmlab':
     _, script = levels.environment_level(level)
     return environments.PyProcessDmLab(script, {}, DMLAB_ACTION_REPEATS, seed)

@@ -33,7 +33,7 @@ QueueRunner of experiment.train does, timed here) and reports, over the
   memory            proportional set size of the environment processes.
 
 Then, in the same run and with the training processes closed, the raw
-emulator throughput (environments.PyProcessAtari, or PyProcessDmLab for
+emulator throughput (atari_environment.PyProcessAtari, or PyProcessDmLab for
 DMLab levels, in a tight loop with random actions,
 benchmarks/environment_benchmark.py) with as many processes as training has
 environments, and with one per core (the machine's ceiling), and the ratios

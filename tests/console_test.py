@@ -110,3 +110,20 @@ def test_filter_drops_only_the_known_notices():
 ])
 def test_verbosity_is_read_before_the_flags_are_parsed(argv, expected):
   assert console.verbosity(argv) == expected
+
+
+def test_asks_for_help():
+  assert console.asks_for_help(['x.py', '--level_name=catch', '--helpfull'])
+  assert console.asks_for_help(['x.py', '-?'])
+  assert not console.asks_for_help(['x.py', '--level_name=help'])
+
+
+@pytest.mark.parametrize('script,flag', [
+    ('experiment.py', '--level_name'), ('distributed.py', '--num_actors'),
+    ('pbt.py', '--population_size'), ('report.py', '--results')])
+def test_entry_points_helpfull_lists_their_flags_and_exits_0(script, flag):
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, script), '--helpfull'], cwd=ROOT,
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert flag in result.stdout

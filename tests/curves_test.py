@@ -82,8 +82,9 @@ def test_paper_reference_follows_the_network():
 def test_report_cli_writes_table_and_png(two_runs, tmp_path):
   output = str(tmp_path / 'report')
   result = subprocess.run(
-      [sys.executable, os.path.join(_REPO, 'report.py'), '--curves',
-       *two_runs, '--output', output, '--thresholds=0,5,30'],
+      [sys.executable, os.path.join(_REPO, 'report.py'),
+       '--curves=' + ','.join(two_runs), '--output', output,
+       '--thresholds=0,5,30'],
       cwd=_REPO, capture_output=True, text=True, timeout=120,
       env=dict(os.environ, MPLBACKEND='Agg'))
   assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
-"""Tests for distributed.py: the cluster's addresses, and the learner and
-actors as separate processes on localhost (catch), faults included.
+"""Tests for cluster.py (the cluster's addresses) and distributed.py (the
+learner and actors as separate processes on localhost, catch), faults
+included.
 
 The integration tests share one cluster (module fixture) and run in order:
 train, lose an actor, get it back, lose the learner, get it back, stop.
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-import distributed
+import cluster as cluster_lib
 import process_util
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,10 +35,10 @@ TIMEOUT = 150.  # Seconds for any one wait: generous, the machine is shared.
 
 
 def test_make_cluster_default_ports_and_explicit_hosts():
-  cluster = distributed.make_cluster('localhost:8000', 'localhost', 8001, 3)
-  assert cluster == distributed.Cluster(
+  cluster = cluster_lib.make_cluster('localhost:8000', 'localhost', 8001, 3)
+  assert cluster == cluster_lib.Cluster(
       'localhost:8000', ('localhost:8001', 'localhost:8002', 'localhost:8003'))
-  cluster = distributed.make_cluster('10.0.0.1:8000', 'a,b:9000', 8001, 2)
+  cluster = cluster_lib.make_cluster('10.0.0.1:8000', 'a,b:9000', 8001, 2)
   assert cluster.actors == ('a:8001', 'b:9000')
 
 
@@ -52,47 +53,47 @@ def test_make_cluster_default_ports_and_explicit_hosts():
 ])
 def test_make_cluster_rejects_bad_addresses(learner, hosts, base, num,
                                             message):
-  with pytest.raises(distributed.ClusterError, match=re.escape(message)):
-    distributed.make_cluster(learner, hosts, base, num)
+  with pytest.raises(cluster_lib.ClusterError, match=re.escape(message)):
+    cluster_lib.make_cluster(learner, hosts, base, num)
 
 
 def test_check_task():
-  cluster = distributed.make_cluster('localhost:8000', 'localhost', 8001, 2)
-  distributed.check_task('learner', 0, cluster)
-  distributed.check_task('actor', 1, cluster)
-  with pytest.raises(distributed.ClusterError, match='one learner, task 0'):
-    distributed.check_task('learner', 1, cluster)
-  with pytest.raises(distributed.ClusterError,
+  cluster = cluster_lib.make_cluster('localhost:8000', 'localhost', 8001, 2)
+  cluster_lib.check_task('learner', 0, cluster)
+  cluster_lib.check_task('actor', 1, cluster)
+  with pytest.raises(cluster_lib.ClusterError, match='one learner, task 0'):
+    cluster_lib.check_task('learner', 1, cluster)
+  with pytest.raises(cluster_lib.ClusterError,
                      match=r'--task=2 is outside the cluster: .* tasks 0\.\.1'):
-    distributed.check_task('actor', 2, cluster)
+    cluster_lib.check_task('actor', 2, cluster)
 
 
 def test_describe_is_equal_only_for_equal_clusters():
-  a = distributed.make_cluster('localhost:8000', 'localhost', 8001, 2)
-  b = distributed.make_cluster('localhost:8000', 'localhost', 8001, 3)
-  assert distributed.describe(a) == distributed.describe(
-      distributed.make_cluster('localhost:8000', 'localhost', 8001, 2))
-  assert distributed.describe(a) != distributed.describe(b)
+  a = cluster_lib.make_cluster('localhost:8000', 'localhost', 8001, 2)
+  b = cluster_lib.make_cluster('localhost:8000', 'localhost', 8001, 3)
+  assert cluster_lib.describe(a) == cluster_lib.describe(
+      cluster_lib.make_cluster('localhost:8000', 'localhost', 8001, 2))
+  assert cluster_lib.describe(a) != cluster_lib.describe(b)
 
 
 def test_check_port_free():
   port = _free_ports(1)[0]
-  distributed.check_port_free('localhost:%d' % port, 'learner_address')
+  cluster_lib.check_port_free('localhost:%d' % port, 'learner_address')
   with socket.socket() as busy:
     busy.bind(('127.0.0.1', port))
     busy.listen()
-    with pytest.raises(distributed.ClusterError,
+    with pytest.raises(cluster_lib.ClusterError,
                        match='Port %d .* already in use' % port):
-      distributed.check_port_free('localhost:%d' % port, 'learner_address')
+      cluster_lib.check_port_free('localhost:%d' % port, 'learner_address')
 
 
 def test_check_local():
-  distributed.check_local('localhost:8000', 'learner_address')
-  distributed.check_local('127.0.0.1:8000', 'learner_address')
+  cluster_lib.check_local('localhost:8000', 'learner_address')
+  cluster_lib.check_local('127.0.0.1:8000', 'learner_address')
   # 192.0.2.0/24 is reserved for documentation: never this machine's.
-  with pytest.raises(distributed.ClusterError,
+  with pytest.raises(cluster_lib.ClusterError,
                      match='192.0.2.1:8001 is not an address of this machine'):
-    distributed.check_local('192.0.2.1:8001', 'actor_hosts')
+    cluster_lib.check_local('192.0.2.1:8001', 'actor_hosts')
 
 
 # ---------------------------------------------------------------------------

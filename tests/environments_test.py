@@ -1,5 +1,5 @@
-"""Tests for environments: Atari (real emulator), DeepMind Lab (stand-in),
-catch, and the TF flow wrapper."""
+"""Tests for environments and atari_environment: Atari (real emulator),
+DeepMind Lab (stand-in), catch, and the TF flow wrapper."""
 
 import os
 import sys
@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import atari57
+import atari_environment
 import environments
 import py_process
 
@@ -45,18 +46,18 @@ def _area_resize_reference(image, size):
 @pytest.mark.parametrize('shape', [(210, 160), (250, 160), (100, 90)])
 def test_area_resize_matches_exact_area_interpolation(shape):
   image = np.random.RandomState(0).randint(0, 256, size=shape, dtype=np.uint8)
-  resized = environments.AreaResize(shape[0], shape[1], 84)(image)
+  resized = atari_environment.AreaResize(shape[0], shape[1], 84)(image)
   assert resized.shape == (84, 84) and resized.dtype == np.uint8
   expected = np.floor(_area_resize_reference(image, 84) + 0.5)
   assert np.abs(resized - expected).max() <= 1  # float32 vs float64 rounding
   assert np.mean(resized == expected) > 0.99
   constant = np.full(shape, 77, np.uint8)
   np.testing.assert_array_equal(
-      environments.AreaResize(shape[0], shape[1], 84)(constant), 77)
+      atari_environment.AreaResize(shape[0], shape[1], 84)(constant), 77)
 
 
 def test_atari_observation_shape_and_dtypes():
-  env = environments.PyProcessAtari('pong', seed=1)
+  env = atari_environment.PyProcessAtari('pong', seed=1)
   first = env.initial()
   assert first.done and first.reward == 0
   assert first.info == (0, 0, False)
@@ -71,22 +72,22 @@ def test_atari_observation_shape_and_dtypes():
   for k in range(1, 4):
     np.testing.assert_array_equal(first.observation[0][:, :, k],
                                   first.observation[0][:, :, 0])
-  specs = environments.PyProcessAtari._tensor_specs(  # pylint: disable=protected-access
+  specs = atari_environment.PyProcessAtari._tensor_specs(  # pylint: disable=protected-access
       'step', {}, {'frame_size': 84, 'frame_stack': 4})
   assert specs.observation[0].shape.as_list() == [84, 84, 4]
 
 
 def test_atari_frames_are_max_pooled_resized_grayscale_and_stacked():
-  env = environments.PyProcessAtari('pong', seed=3)
+  env = atari_environment.PyProcessAtari('pong', seed=3)
   env.initial()
   noops = env._ale.getEpisodeFrameNumber()  # pylint: disable=protected-access
   # Replay the same frames on a second emulator and build frames by hand.
-  replica = environments._make_ale('pong', 3, False)  # pylint: disable=protected-access
+  replica = atari_environment._make_ale('pong', 3, False)  # pylint: disable=protected-access
   noop = replica.getLegalActionSet()[0]
   action_set = replica.getMinimalActionSet()
   for _ in range(noops):
     replica.act(noop)
-  resize = environments.AreaResize(210, 160, 84)
+  resize = atari_environment.AreaResize(210, 160, 84)
   actions = _random_actions(0, len(action_set), 60)
   expected_frames = []
   max_pool_mattered = False
@@ -109,18 +110,18 @@ def test_atari_frames_are_max_pooled_resized_grayscale_and_stacked():
 def test_atari_noop_starts():
   counts = []
   for seed in range(8):
-    env = environments.PyProcessAtari('pong', seed=seed)
+    env = atari_environment.PyProcessAtari('pong', seed=seed)
     env.initial()
     counts.append(env._ale.getEpisodeFrameNumber())  # pylint: disable=protected-access
   assert all(1 <= c <= 30 for c in counts)
   assert len(set(counts)) > 1
-  env = environments.PyProcessAtari('pong', seed=0, noop_max=0)
+  env = atari_environment.PyProcessAtari('pong', seed=0, noop_max=0)
   env.initial()
   assert env._ale.getEpisodeFrameNumber() == 0  # pylint: disable=protected-access
 
 
 def test_atari_life_loss_ends_episodes_but_not_the_game():
-  env = environments.PyProcessAtari('breakout', seed=3)
+  env = atari_environment.PyProcessAtari('breakout', seed=3)
   env.initial()
   frames_before = []
   outputs = []
@@ -148,7 +149,7 @@ def test_atari_life_loss_ends_episodes_but_not_the_game():
   assert after.info.episode_step == 1 and not after.info.game_over
   assert after.info.episode_return == after.reward
 
-  env = environments.PyProcessAtari('breakout', seed=3,
+  env = atari_environment.PyProcessAtari('breakout', seed=3,
                                     terminal_on_life_loss=False)
   env.initial()
   outputs = _play_game(env, _random_actions(1, env.num_actions))
@@ -156,7 +157,8 @@ def test_atari_life_loss_ends_episodes_but_not_the_game():
 
 
 def test_atari_episode_cap_and_return_with_negative_rewards():
-  env = environments.PyProcessAtari('pong', seed=5, max_episode_frames=1000)
+  env = atari_environment.PyProcessAtari('pong', seed=5,
+                                        max_episode_frames=1000)
   env.initial()
   noops = env._ale.getEpisodeFrameNumber()  # pylint: disable=protected-access
   outputs = _play_game(env, _random_actions(2, env.num_actions))
@@ -174,7 +176,7 @@ def test_atari_episode_cap_and_return_with_negative_rewards():
 
 def test_atari_is_deterministic_per_seed():
   def play(seed, sticky=False):
-    env = environments.PyProcessAtari('pong', seed=seed,
+    env = atari_environment.PyProcessAtari('pong', seed=seed,
                                       sticky_actions=sticky)
     outputs = [env.initial()]
     outputs += [env.step(a) for a in _random_actions(7, env.num_actions, 150)]
@@ -188,12 +190,13 @@ def test_atari_is_deterministic_per_seed():
 
 
 def test_atari_action_sets():
-  minimal = environments.PyProcessAtari('pong', seed=0)
-  full = environments.PyProcessAtari('pong', seed=0, full_action_space=True)
+  minimal = atari_environment.PyProcessAtari('pong', seed=0)
+  full = atari_environment.PyProcessAtari('pong', seed=0,
+                                         full_action_space=True)
   assert minimal.num_actions == 6 == environments.num_actions('atari', 'pong')
   assert full.num_actions == 18 == environments.num_actions(
       'atari', 'pong', full_action_space=True)
-  assert environments.atari_num_actions('breakout') == 4
+  assert atari_environment.atari_num_actions('breakout') == 4
   assert minimal._ale.getFloat('repeat_action_probability') == 0  # pylint: disable=protected-access
   full.initial()
   full.step(17)
@@ -201,7 +204,7 @@ def test_atari_action_sets():
     minimal.step(6)
   with pytest.raises(ValueError, match='atari_game_ids'):
     environments.create_environment('atari', 'Pong-v5', seed=0)
-  assert 'space_invaders' in environments.atari_game_ids()
+  assert 'space_invaders' in atari_environment.atari_game_ids()
 
 
 def test_every_atari57_game_steps_with_the_full_and_minimal_action_sets():
@@ -211,9 +214,9 @@ def test_every_atari57_game_steps_with_the_full_and_minimal_action_sets():
   import ale_py  # pylint: disable=g-import-not-at-top
   full_set = [ale_py.Action(k) for k in range(18)]
   assert [a.name for a in full_set] == list(
-      environments.ATARI_FULL_ACTION_SET)
+      atari_environment.ATARI_FULL_ACTION_SET)
   for game in atari57.GAMES:
-    env = environments.PyProcessAtari(game, seed=1, full_action_space=True)
+    env = atari_environment.PyProcessAtari(game, seed=1, full_action_space=True)
     assert env.num_actions == 18 == environments.num_actions(
         'atari', game, full_action_space=True), game
     assert list(env._action_set) == full_set, game  # pylint: disable=protected-access

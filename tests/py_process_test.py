@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import py_process
+import py_process_child
 import py_process_test_objects as objects
 import process_util
 
@@ -79,7 +80,7 @@ def test_shared_memory_and_pipe_give_the_same_results(monkeypatch):
 
 def test_flatten_matches_tf_nest():
   nest = {'b': (1, [2, 3]), 'a': objects_step_like(4, (5, 6)), 'c': None}
-  assert py_process._flatten(nest) == tf.nest.flatten(nest)  # pylint: disable=protected-access
+  assert py_process_child.flatten(nest) == tf.nest.flatten(nest)
 
 
 def objects_step_like(x, y):
@@ -269,6 +270,33 @@ def test_hook_starts_graph_processes_and_direct_call():
     assert not any(p.running for p in processes)
 
 
+def test_method_without_outputs_is_an_op_that_session_run_runs():
+  """As in the release's py_process_test: `set_value` declares no outputs
+  (its _tensor_specs are None), so the proxy gives a tf.Operation; running it
+  changes the child's state, which another method then reads."""
+  with tf.Graph().as_default():
+    process = py_process.PyProcess(objects.Example, 1)
+    set_value = process.proxy.set_value(tf.constant(3))
+    assert isinstance(set_value, tf.Operation)
+    get_value = process.proxy.get_value()
+    with tf.control_dependencies([process.proxy.set_value(5)]):
+      set_then_get = tf.identity(process.proxy.get_value())
+    batch = py_process.PyProcessBatch(
+        [py_process.PyProcess(objects.Example, i) for i in range(2)])
+    batch_set = batch.proxy.set_value(tf.constant([7, 8]))
+    assert isinstance(batch_set, tf.Operation)
+    batch_get = batch.proxy.get_value()
+    with tf.compat.v1.train.MonitoredSession(
+        hooks=[py_process.PyProcessHook()]) as session:
+      assert session.run(get_value) == 1
+      assert session.run(set_value) is None
+      assert session.run(get_value) == 3
+      assert session.run(set_then_get) == 5
+      np.testing.assert_array_equal(session.run(batch_get), [0, 1])
+      assert session.run(batch_set) is None
+      np.testing.assert_array_equal(session.run(batch_get), [7, 8])
+
+
 def test_batch_stacks_outputs_and_runs_children_in_parallel():
   with tf.Graph().as_default():
     processes = [py_process.PyProcess(objects.Counter, 2, start=10 * i)
@@ -295,3 +323,11 @@ def test_batch_stacks_outputs_and_runs_children_in_parallel():
       # Every reply was drained: the processes are still in step.
       np.testing.assert_array_equal(session.run(step)['count'],
                                     [2, 14, 26, 38])
+
+
+def test_what_cannot_reach_the_child_fails_at_start_saying_why():
+  process = py_process.PyProcess(objects.Example, lambda: 0)
+  with pytest.raises(py_process.PyProcessError,
+                     match='picklable, the class importable'):
+    process.start()
+  assert not process.running

@@ -117,3 +117,24 @@ class Closable:
     if method_name == 'ping':
       return tf.TensorSpec([], tf.int32)
     return None
+
+
+class Example:
+  """The release's test object: a value that a method without outputs sets."""
+
+  def __init__(self, value):
+    self._value = value
+
+  def set_value(self, value):
+    self._value = int(value)  # Returns None: no outputs.
+
+  def get_value(self):
+    return np.int32(self._value)
+
+  @staticmethod
+  def _tensor_specs(method_name, kwargs, constructor_kwargs):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    del kwargs, constructor_kwargs
+    if method_name == 'get_value':
+      return tf.TensorSpec([], tf.int32)
+    return None

@@ -11,6 +11,8 @@ import pytest
 import atari57
 import dmlab30
 import report
+import scores
+import test_results
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DEEP_MULTITASK = {'network': 'deep', 'core': 'feedforward', 'multitask': True}
@@ -60,7 +62,7 @@ def _se(values):
 
 def test_make_test_results_atari57():
   returns = {'atari/pong': [20.0, 21.0], 'breakout': [30.5]}
-  results = report.make_test_results('atari57', 'atari', _DEEP_MULTITASK,
+  results = test_results.make_test_results('atari57', 'atari', _DEEP_MULTITASK,
                                      200000000, returns)
   assert results['format'] == 'impala-tf/test_results/v1'
   assert results['level_name'] == 'atari57'
@@ -84,26 +86,26 @@ def test_make_test_results_atari57():
 
 def test_make_test_results_validates_its_arguments():
   with pytest.raises(ValueError, match='domain'):
-    report.make_test_results('atari/pong', 'gym', _DEEP_MULTITASK, 0, {})
+    test_results.make_test_results('atari/pong', 'gym', _DEEP_MULTITASK, 0, {})
   with pytest.raises(ValueError, match='Pong'):
-    report.make_test_results('atari/Pong', 'atari', _DEEP_MULTITASK, 0, {})
+    test_results.make_test_results('atari/Pong', 'atari', _DEEP_MULTITASK, 0, {})
   with pytest.raises(ValueError, match='frames'):
-    report.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, True, {})
+    test_results.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, True, {})
   with pytest.raises(ValueError, match='multitask'):
-    report.make_test_results('atari/pong', 'atari', {'network': 'deep',
+    test_results.make_test_results('atari/pong', 'atari', {'network': 'deep',
                                                      'core': 'lstm'}, 0, {})
   with pytest.raises(ValueError, match='atari/breakout'):
-    report.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, 0,
+    test_results.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, 0,
                              {'breakout': [1.0]})
   with pytest.raises(ValueError, match='finite'):
-    report.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, 0,
+    test_results.make_test_results('atari/pong', 'atari', _DEEP_MULTITASK, 0,
                              {'pong': [float('nan')]})
 
 
 def test_suite_summary_agrees_with_the_scorers():
   paper = {level: [row['impala_deep_pbt']]
            for level, row in dmlab30.PAPER_SCORES.items()}
-  summary = report.suite_summary('dmlab', 'dmlab30', paper)
+  summary = scores.suite_summary('dmlab', 'dmlab30', paper)
   assert summary['metric'] == 'mean_capped_human_normalized_score'
   assert summary['num_levels'] == 30
   assert summary['value'] == pytest.approx(
@@ -111,24 +113,24 @@ def test_suite_summary_agrees_with_the_scorers():
   # Train names are mapped to test names, as in the release.
   by_train = {train: paper[test]
               for train, test in dmlab30.LEVEL_MAPPING.items()}
-  assert report.suite_summary('dmlab', 'dmlab30', by_train) == summary
+  assert scores.suite_summary('dmlab', 'dmlab30', by_train) == summary
 
   games = {'atari/' + game: [atari57.PAPER_SCORES[game][
       'impala_deep_multitask']] for game in atari57.GAMES}
-  summary = report.suite_summary('atari', 'atari57', games)
+  summary = scores.suite_summary('atari', 'atari57', games)
   assert summary['num_levels'] == 57
   assert round(summary['value'], 1) == 59.7
   games['atari/venture'] = []  # Not evaluated: left out, counted out.
-  assert report.suite_summary('atari', 'atari57', games)['num_levels'] == 56
+  assert scores.suite_summary('atari', 'atari57', games)['num_levels'] == 56
 
-  assert report.suite_summary('atari', 'atari/pong', {'pong': [1.0]}) is None
-  assert report.suite_summary('catch', 'catch', {'catch': [1.0]}) is None
-  assert report.suite_summary('dmlab', 'rooms_watermaze',
+  assert scores.suite_summary('atari', 'atari/pong', {'pong': [1.0]}) is None
+  assert scores.suite_summary('catch', 'catch', {'catch': [1.0]}) is None
+  assert scores.suite_summary('dmlab', 'rooms_watermaze',
                               {'rooms_watermaze': [1.0]}) is None
 
 
 def test_choose_paper_column():
-  choose = report.choose_paper_column
+  choose = scores.choose_paper_column
   deep_single = {'network': 'deep', 'core': 'feedforward', 'multitask': False}
   shallow_single = dict(deep_single, network='shallow')
   shallow_multi = dict(shallow_single, multitask=True)
@@ -151,7 +153,7 @@ def test_choose_paper_column():
 
 def _write(tmp_path, name, results):
   path = str(tmp_path / name / 'test_results.json')
-  report.write_test_results(path, results)
+  test_results.write_test_results(path, results)
   return path
 
 
@@ -167,12 +169,12 @@ def test_cli_atari57_two_runs_with_missing_levels(tmp_path):
     del returns['atari/venture']  # Missing from both runs.
     if run == 'b':
       returns['atari/zaxxon'] = []  # Run b has no episodes of zaxxon.
-    runs.append(_write(tmp_path, run, report.make_test_results(
+    runs.append(_write(tmp_path, run, test_results.make_test_results(
         'atari57', 'atari', _DEEP_MULTITASK, 200000000, returns)))
   out = tmp_path / 'out'
   # The second run is given by its log dir.
-  proc = _run_cli('--results', runs[0], os.path.dirname(runs[1]),
-                  '--output', str(out))
+  proc = _run_cli('--results=%s,%s' % (runs[0], os.path.dirname(runs[1])),
+                  '--output=%s' % out)
   assert proc.returncode == 0, proc.stderr
   markdown = (out / 'comparison.md').read_text()
   header = _header(markdown)
@@ -221,7 +223,7 @@ def test_cli_atari57_two_runs_with_missing_levels(tmp_path):
 def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
   returns = {level: [row['impala_deep_pbt']] * 3
              for level, row in dmlab30.PAPER_SCORES.items()}
-  path = _write(tmp_path, 'run', report.make_test_results(
+  path = _write(tmp_path, 'run', test_results.make_test_results(
       'dmlab30', 'dmlab', _DEEP_LSTM_MULTITASK, 10**10, returns))
   proc = _run_cli('--results', path, '--output', str(tmp_path / 'out'))
   assert proc.returncode == 0, proc.stderr
@@ -242,6 +244,41 @@ def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
   assert suite[6] == '1.00'
   assert 'Lasertag' in markdown
   _check_png(str(tmp_path / 'out' / 'comparison.png'))
+
+
+def _main(*args):
+  """report.py in this process: its flags parsed from `args`, then main."""
+  report.FLAGS.unparse_flags()
+  return report.main(report.FLAGS(['report.py'] + list(args)))
+
+
+def test_main_bad_command_lines_are_one_line_errors(tmp_path, capsys):
+  path = _write(tmp_path, 'catch', test_results.make_test_results(
+      'catch', 'catch', _DEEP_MULTITASK, 1, {'catch': [1.0]}))
+  for args, message in (
+      ((), 'exactly one of --results and --curves'),
+      (('--results=' + path, '--curves=' + str(tmp_path)), 'exactly one'),
+      (('--results=' + path,), '--output is required'),
+      (('--results=' + path, '--output=o', 'extra'), 'unexpected arguments')):
+    assert _main(*args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith('report.py: error: ') and message in error
+    assert len(error.strip().splitlines()) == 1
+  assert _main('--results=%s' % path, '--output=%s' % (tmp_path / 'out')) == 0
+  assert (tmp_path / 'out' / 'comparison.md').exists()
+
+
+def test_cli_bad_flag_is_one_line_and_helpfull_lists_the_flags(tmp_path):
+  proc = _run_cli('--network=huge', '--output', str(tmp_path))
+  assert proc.returncode == 2
+  assert proc.stderr.startswith('report.py: error: ') and 'network' in (
+      proc.stderr)
+  assert len(proc.stderr.strip().splitlines()) == 1
+  proc = _run_cli('--helpfull')
+  assert proc.returncode == 0, proc.stderr
+  for flag in ('results', 'curves', 'output', 'thresholds', 'network',
+               'paper_column'):
+    assert '--%s' % flag in proc.stdout
 
 
 def test_cli_rejects_files_that_are_not_ours(tmp_path):
@@ -267,14 +304,14 @@ def test_cli_rejects_files_that_are_not_ours(tmp_path):
 def _load_error(tmp_path, data):
   path = tmp_path / 'bad.json'
   path.write_text(json.dumps(data))
-  with pytest.raises(report.ResultsError) as info:
-    report.load_results(str(path))
+  with pytest.raises(test_results.ResultsError) as info:
+    test_results.load_results(str(path))
   assert str(path) in str(info.value)
   return str(info.value)
 
 
 def test_load_results_errors_name_the_problem(tmp_path):
-  good = report.make_test_results('atari/pong', 'atari', dict(
+  good = test_results.make_test_results('atari/pong', 'atari', dict(
       _DEEP_MULTITASK, multitask=False), 10, {'pong': [1.0]})
   assert 'format' in _load_error(tmp_path, dict(good, format='other/v2'))
   assert 'domain' in _load_error(tmp_path, dict(good, domain='dmlab'))
@@ -284,27 +321,27 @@ def test_load_results_errors_name_the_problem(tmp_path):
   assert 'finite numbers' in _load_error(tmp_path, bad_returns)
   no_levels = {k: v for k, v in good.items() if k != 'levels'}
   assert "missing field 'levels'" in _load_error(tmp_path, no_levels)
-  with pytest.raises(report.ResultsError, match='cannot read'):
-    report.load_results(str(tmp_path / 'nope.json'))
+  with pytest.raises(test_results.ResultsError, match='cannot read'):
+    test_results.load_results(str(tmp_path / 'nope.json'))
 
 
 def test_runs_of_different_agents_are_not_mixed(tmp_path):
-  a = _write(tmp_path, 'a', report.make_test_results(
+  a = _write(tmp_path, 'a', test_results.make_test_results(
       'atari/pong', 'atari', dict(_DEEP_MULTITASK, multitask=False), 1,
       {'pong': [1.0]}))
-  b = _write(tmp_path, 'b', report.make_test_results(
+  b = _write(tmp_path, 'b', test_results.make_test_results(
       'atari/pong', 'atari', {'network': 'shallow', 'core': 'feedforward',
                               'multitask': False}, 1, {'pong': [2.0]}))
-  with pytest.raises(report.ResultsError, match='disagree on agent'):
+  with pytest.raises(test_results.ResultsError, match='disagree on agent'):
     report.write_report([a, b], str(tmp_path / 'out'))
 
 
 def test_single_games_and_paper_column_override(tmp_path):
   agent = {'network': 'shallow', 'core': 'feedforward', 'multitask': False}
-  paths = [_write(tmp_path, game, report.make_test_results(
+  paths = [_write(tmp_path, game, test_results.make_test_results(
       'atari/' + game, 'atari', agent, 1, {game: [10.0, 30.0]}))
            for game in ('pong', 'breakout')]
-  runs = [report.load_results(p) for p in paths]
+  runs = [test_results.load_results(p) for p in paths]
   comparison = report.build_comparison(runs)
   assert comparison.paper_column == 'impala_shallow_experts'
   assert [row.key for row in comparison.rows] == ['atari/breakout',
@@ -322,11 +359,11 @@ def test_single_games_and_paper_column_override(tmp_path):
 
 
 def test_catch_has_no_paper_column_and_plots_returns(tmp_path):
-  path = _write(tmp_path, 'catch', report.make_test_results(
+  path = _write(tmp_path, 'catch', test_results.make_test_results(
       'catch', 'catch', {'network': 'shallow', 'core': 'lstm',
                          'multitask': False}, 5000, {'catch': [1.0, -1.0,
                                                                1.0]}))
-  with pytest.raises(report.ResultsError, match='given twice'):
+  with pytest.raises(test_results.ResultsError, match='given twice'):
     report.write_report([path, os.path.dirname(path)], str(tmp_path / 'o'))
   md_path, png_path = report.write_report([path], str(tmp_path / 'out'))
   markdown = open(md_path).read()
@@ -340,10 +377,10 @@ def test_catch_has_no_paper_column_and_plots_returns(tmp_path):
 
 def test_single_dmlab_level_uses_experts_column(tmp_path):
   agent = {'network': 'deep', 'core': 'lstm', 'multitask': False}
-  path = _write(tmp_path, 'w', report.make_test_results(
+  path = _write(tmp_path, 'w', test_results.make_test_results(
       'contributed/dmlab30/rooms_watermaze', 'dmlab', agent, 10**9,
       {'rooms_watermaze': [20.0, 40.0]}))
-  comparison = report.build_comparison([report.load_results(path)])
+  comparison = report.build_comparison([test_results.load_results(path)])
   (row,) = comparison.rows
   assert comparison.paper_column == 'impala_experts_deep'
   assert row.key == 'rooms_watermaze' and row.paper == 26.9
@@ -355,10 +392,10 @@ def test_single_dmlab_level_uses_experts_column(tmp_path):
 def test_suite_runs_without_pbt_say_so_for_both_suites(tmp_path):
   def notes(level_name, domain, agent, returns):
     path = _write(tmp_path, '%s_%d' % (domain, len(agent)),
-                  report.make_test_results(level_name, domain, agent, 1,
+                  test_results.make_test_results(level_name, domain, agent, 1,
                                            returns))
     return report.render_markdown(report.build_comparison(
-        [report.load_results(path)]))
+        [test_results.load_results(path)]))
 
   pbt_note = 'no population-based training'
   atari = notes('atari57', 'atari', _DEEP_MULTITASK, {'pong': [1.0]})
