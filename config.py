@@ -213,7 +213,8 @@ def _defaults_of(level_set):
   return values
 
 
-# Actors on this machine: found by benchmarks/throughput.py --sweep (README).
+# Actors on this machine: found by benchmarks/throughput.py --sweep
+# (docs/results.md).
 # On 2 cores (Pong, batch 32) 32 environments per actor gave 3-7% more
 # frames per CPU-second than 16 (larger inference batches) and the same as
 # 64; 2 and 4 actors of 32 were equal, and 2 use half the memory (each

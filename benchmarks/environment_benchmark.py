@@ -1,10 +1,10 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 r"""Environment throughput: raw, through PyProcess, and as TF ops.
 
-  python benchmarks/environment_benchmark.py [--game pong] [--seconds 5]
-      [--processes N] [--unroll 100] [--start_children 32]
-  python benchmarks/environment_benchmark.py --dmlab seekavoid_arena_01 \
-      rooms_watermaze [--seconds 30] [--processes N]
+  python benchmarks/environment_benchmark.py [--game=pong] [--seconds=5]
+      [--processes=N] [--unroll=100] [--start_children=32]
+  python benchmarks/environment_benchmark.py \
+      --dmlab=seekavoid_arena_01,rooms_watermaze [--seconds=30] [--processes=N]
 
 With --dmlab (needs a DeepMind Lab build): raw DeepMind Lab throughput of
 each level, PyProcessDmLab.step with random actions of our 9-action set,
@@ -36,15 +36,17 @@ of an empty call to a child, and the time to start --start_children Atari
 children in parallel.
 
 Nothing here imports TensorFlow at module level: the raw-loop children
-import this module.
+import this module. Its flags are defined only when it runs as the program
+(benchmarks/throughput.py imports it and has flags of the same names).
 """
 
-import argparse
 import os
 import sys
 import threading
 import time
 
+from absl import app
+from absl import flags
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -313,17 +315,25 @@ def start_children(game, count):
   return elapsed
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--game', default='pong')
-  parser.add_argument('--seconds', type=float, default=5.)
-  parser.add_argument('--processes', type=int, default=os.cpu_count())
-  parser.add_argument('--unroll', type=int, default=100)
-  parser.add_argument('--start_children', type=int, default=32)
-  parser.add_argument('--dmlab', nargs='+', metavar='LEVEL',
-                      help='raw DeepMind Lab rows for these levels instead '
-                      '(e.g. seekavoid_arena_01 rooms_watermaze)')
-  args = parser.parse_args()
+def define_flags():
+  """The benchmark's flags (only when it runs as the program)."""
+  flags.DEFINE_string('game', 'pong', 'Atari game (ale-py ROM id).')
+  flags.DEFINE_float('seconds', 5., 'Seconds per row.')
+  flags.DEFINE_integer('processes', os.cpu_count(), 'N: processes of the '
+                       'parallel rows (default: the number of cores).')
+  flags.DEFINE_integer('unroll', 100, 'Steps per tf.while_loop of the TF '
+                       'op rows.')
+  flags.DEFINE_integer('start_children', 32, 'Atari children started in '
+                       'parallel, timed; 0: not timed.')
+  flags.DEFINE_list('dmlab', [], 'Raw DeepMind Lab rows for these '
+                    'comma-separated levels instead (e.g. '
+                    'seekavoid_arena_01,rooms_watermaze).')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments %s' % argv[1:])
+  args = flags.FLAGS
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   n = args.processes
   if args.dmlab:
@@ -369,4 +379,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)

@@ -5,6 +5,8 @@ budget, then draws the learning curves.
     python benchmarks/learning.py --level_name=atari/pong --frames=20000000 \
         --seeds=1,2,3 --logdir=/tmp/learning/pong [-- --entropy_cost=0.0006]
 
+(`--helpfull` lists the flags; experiment.py's flags go after `--`.)
+
 Each seed trains in its own `experiment.py` subprocess, one after the other,
 in `<logdir>/seed_<N>` (its console in `train.log` there); flags after `--`
 go to every run. A run is stopped cleanly (SIGINT: final checkpoint) once
@@ -16,13 +18,16 @@ runs from their checkpoints and skips finished ones. Then `report.py
 --curves` writes `<logdir>/curves.md` and `<logdir>/curves.png`.
 """
 
-import argparse
 import csv
 import os
 import signal
 import subprocess
 import sys
 import time
+import types
+
+from absl import app
+from absl import flags
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
@@ -117,45 +122,77 @@ def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
   return curves.write_curves(logdirs, logdir, thresholds, network)
 
 
-def parse_args(argv):
-  """Parses and checks the arguments; one-line errors before any run."""
-  parser = argparse.ArgumentParser(
-      prog='benchmarks/learning.py', description=__doc__.split('\n')[0])
-  parser.add_argument('--level_name', default='catch')
-  parser.add_argument('--frames', type=int, default=None,
-                      help='frame budget per run (default: the level\'s '
-                           '--total_environment_frames)')
-  parser.add_argument('--seeds', default='1', help='comma-separated seeds')
-  parser.add_argument('--logdir', required=True,
-                      help='runs go to <logdir>/seed_<N>, curves to <logdir>')
-  parser.add_argument('--thresholds', default=None,
-                      help='returns to table (default: per level, '
-                           'curves.DEFAULT_THRESHOLDS)')
-  parser.add_argument('--network', default=None, choices=('shallow', 'deep'),
-                      help='the agent, for the paper\'s reference score '
-                           '(default: --network among the flags after --, '
-                           'else shallow)')
-  args, extra = parser.parse_known_args(argv)
+def define_flags(flag_values=flags.FLAGS):
+  """The benchmark's flags, in `flag_values`."""
+  flags.DEFINE_string('level_name', 'catch', 'The level to train.',
+                      flag_values=flag_values)
+  flags.DEFINE_integer('frames', None, 'Frame budget per run (default: the '
+                       'level\'s --total_environment_frames).',
+                       flag_values=flag_values)
+  flags.DEFINE_list('seeds', ['1'], 'Comma-separated seeds.',
+                    flag_values=flag_values)
+  flags.DEFINE_string('logdir', None, 'Required: runs go to '
+                      '<logdir>/seed_<N>, the curves to <logdir>.',
+                      flag_values=flag_values)
+  flags.DEFINE_list('thresholds', None, 'Comma-separated returns to table '
+                    '(default: per level, curves.DEFAULT_THRESHOLDS).',
+                    flag_values=flag_values)
+  flags.DEFINE_enum('network', None, ['shallow', 'deep'], 'The agent, for '
+                    'the paper\'s reference score (default: --network among '
+                    'the flags after --, else shallow).',
+                    flag_values=flag_values)
+
+
+def _error(message):
+  """A one-line error before any run, exit status 2."""
+  print('benchmarks/learning.py: error: %s' % message, file=sys.stderr)
+  sys.exit(2)
+
+
+def check_args(flag_values, extra):
+  """Checks the parsed flags and the experiment.py flags after `--`.
+
+  Returns:
+    (args, extra): the benchmark's settings, the flags for every run.
+  """
+  args = types.SimpleNamespace(
+      level_name=flag_values.level_name, frames=flag_values.frames,
+      logdir=flag_values.logdir, network=flag_values.network)
   extra = [flag for flag in extra if flag != '--']
+  if not args.logdir:
+    _error('--logdir is required')
   try:
     levels.resolve(args.level_name)
-    args.seeds = [int(s) for s in args.seeds.split(',')]
-    args.thresholds = curves.parse_thresholds(args.thresholds)
+    args.seeds = [int(s) for s in flag_values.seeds]
+    args.thresholds = curves.parse_thresholds(
+        ','.join(flag_values.thresholds) if flag_values.thresholds else None)
   except ValueError as e:
-    parser.error(str(e))
+    _error(str(e))
   if args.frames is not None and args.frames < 1:
-    parser.error('--frames must be >= 1, got %d' % args.frames)
+    _error('--frames must be >= 1, got %d' % args.frames)
   for flag in extra:
     if not flag.startswith('--') or flag.split('=')[0] in _OWN_FLAGS:
-      parser.error('%r: pass experiment.py flags as --name=value after --, except '
-           '%s (set here)' % (flag, ', '.join(_OWN_FLAGS)))
+      _error('%r: pass experiment.py flags as --name=value after --, except '
+             '%s (set here)' % (flag, ', '.join(_OWN_FLAGS)))
   if args.network is None:
     args.network = 'deep' if '--network=deep' in extra else 'shallow'
   return args, extra
 
 
-def main(argv=None):
-  args, extra = parse_args(sys.argv[1:] if argv is None else argv)
+def parse_args(argv):
+  """Parses and checks `argv` (the arguments after the program's name);
+  one-line errors before any run."""
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  try:
+    rest = flag_values(['benchmarks/learning.py'] + list(argv))
+  except flags.Error as e:
+    _error(str(e))
+  return check_args(flag_values, rest[1:])
+
+
+def run(args, extra):
+  """Runs the benchmark; a Ctrl-C ends it with one line, exit status 130."""
   try:
     md_path, png_path = run_benchmark(args.level_name, args.frames,
                                       args.seeds, args.logdir, extra,
@@ -169,5 +206,11 @@ def main(argv=None):
   print('wrote %s and %s' % (md_path, png_path))
 
 
+def main(argv):
+  """app.run's main: argv holds the program and the flags after `--`."""
+  run(*check_args(flags.FLAGS, argv[1:]))
+
+
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)

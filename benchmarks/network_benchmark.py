@@ -11,19 +11,21 @@ time (all threads; less sensitive to other load on the machine), and the
 parameter count.
 
 TensorFlow's oneDNN kernels are off by default on CPUs without AVX-512 (the
-speed differs several-fold); `--onednn on|off` sets TF_ENABLE_ONEDNN_OPTS
+speed differs several-fold); `--onednn=on|off` sets TF_ENABLE_ONEDNN_OPTS
 before TensorFlow is imported, `env` (default) leaves the environment alone.
 
-  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/network_benchmark.py --onednn on
-  python benchmarks/network_benchmark.py --configs atari_deep_ff --repeats 20
+  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/network_benchmark.py --onednn=on
+  python benchmarks/network_benchmark.py --configs=atari_deep_ff --repeats=20
 """
 
-import argparse
 import collections
 import os
 import sys
 import time
+import types
 
+from absl import app
+from absl import flags
 import numpy as np
 
 tf = None  # Imported in main(), after TF_ENABLE_ONEDNN_OPTS is set.
@@ -116,21 +118,40 @@ def benchmark(name, config, args):
   sys.stdout.flush()
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--configs', nargs='+', default=list(CONFIGS),
-                      choices=list(CONFIGS))
-  parser.add_argument('--T', type=int, default=20)
-  parser.add_argument('--B', type=int, default=32)
-  parser.add_argument('--actor_batches', type=int, nargs='+', default=[1, 32])
-  parser.add_argument('--warmup', type=int, default=2)
-  parser.add_argument('--repeats', type=int, default=7)
-  parser.add_argument('--actor_repeats', type=int, default=50)
-  parser.add_argument('--threads', type=int, default=0,
-                      help='intra/inter-op threads; 0 lets TF choose')
-  parser.add_argument('--onednn', choices=['env', 'on', 'off'], default='env',
-                      help='set TF_ENABLE_ONEDNN_OPTS before importing TF')
-  args = parser.parse_args()
+def define_flags():
+  """The benchmark's flags."""
+  flags.DEFINE_list('configs', list(CONFIGS), 'Comma-separated, of: %s.' %
+                    ', '.join(CONFIGS))
+  flags.DEFINE_integer('T', 20, 'Unroll length of the learner row.')
+  flags.DEFINE_integer('B', 32, 'Batch size of the learner row.')
+  flags.DEFINE_list('actor_batches', ['1', '32'], 'Comma-separated batch '
+                    'sizes of the actor rows.')
+  flags.DEFINE_integer('warmup', 2, 'Untimed runs first.')
+  flags.DEFINE_integer('repeats', 7, 'Timed learner runs.')
+  flags.DEFINE_integer('actor_repeats', 50, 'Timed actor runs.')
+  flags.DEFINE_integer('threads', 0, 'Intra/inter-op threads; 0 lets TF '
+                       'choose.')
+  flags.DEFINE_enum('onednn', 'env', ['env', 'on', 'off'], 'Set '
+                    'TF_ENABLE_ONEDNN_OPTS before importing TF (env: leave '
+                    'it).')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments %s' % argv[1:])
+  f = flags.FLAGS
+  unknown = [name for name in f.configs if name not in CONFIGS]
+  if unknown:
+    raise app.UsageError('--configs: unknown %s; choose from %s' % (
+        ', '.join(unknown), ', '.join(CONFIGS)))
+  try:
+    actor_batches = [int(b) for b in f.actor_batches]
+  except ValueError as e:
+    raise app.UsageError('--actor_batches: %s' % e)
+  args = types.SimpleNamespace(
+      configs=f.configs, T=f.T, B=f.B, actor_batches=actor_batches,
+      warmup=f.warmup, repeats=f.repeats, actor_repeats=f.actor_repeats,
+      threads=f.threads, onednn=f.onednn)
   if args.onednn != 'env':
     os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1' if args.onednn == 'on' else '0'
   global tf, networks
@@ -150,4 +171,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)

@@ -22,20 +22,23 @@ Usage:
   python benchmarks/off_policy_ablation.py --levels=table2_dmlab \
       --frames=200000000 --output=/data/ablation_dmlab  # the paper's tasks
   ... -- --num_actors=4   # flags after `--` go to every experiment.py run
+  python benchmarks/off_policy_ablation.py --helpfull   # every flag
 
 Runs whose logdir already reached the budget are not run again, so an
 interrupted benchmark resumes where it stopped.
 """
 
-import argparse
 import csv
 import json
 import os
 import subprocess
 import sys
 import time
+import types
 import warnings
 
+from absl import app
+from absl import flags
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,42 +68,69 @@ PAPER_TABLE2 = {
 }
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(
-      description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-  parser.add_argument('--levels', default='catch',
-                      help='comma-separated --level_name values; '
-                      'table2_dmlab: the 5 DMLab tasks of Table 2')
-  parser.add_argument('--frames', type=int, default=None,
-                      help='frame budget per run (default: the level\'s)')
-  parser.add_argument('--seeds', default='1,2,3')
-  parser.add_argument('--replay_proportion', type=float, default=.5,
-                      help='the replay rows\' share of each batch')
-  parser.add_argument('--output', default='/tmp/off_policy_ablation')
-  parser.add_argument('--log_interval_secs', type=float, default=2.,
-                      help='progress.csv rows: the points of the curves')
-  parser.add_argument('extra', nargs='*',
-                      help='flags for every run, after `--`')
-  args = parser.parse_args(argv)
-  names = args.levels.split(',')
+def define_flags(flag_values=flags.FLAGS):
+  """The benchmark's flags, in `flag_values`."""
+  flags.DEFINE_list('levels', ['catch'], 'Comma-separated --level_name '
+                    'values; table2_dmlab: the 5 DMLab tasks of Table 2.',
+                    flag_values=flag_values)
+  flags.DEFINE_integer('frames', None, 'Frame budget per run (default: the '
+                       'level\'s).', flag_values=flag_values)
+  flags.DEFINE_list('seeds', ['1', '2', '3'], 'Comma-separated seeds.',
+                    flag_values=flag_values)
+  flags.DEFINE_float('replay_proportion', .5, 'The replay rows\' share of '
+                     'each batch.', flag_values=flag_values)
+  flags.DEFINE_string('output', '/tmp/off_policy_ablation', 'Where the runs, '
+                      'table2.md, curves.png and results.json go.',
+                      flag_values=flag_values)
+  flags.DEFINE_float('log_interval_secs', 2., 'progress.csv rows: the points '
+                     'of the curves.', flag_values=flag_values)
+
+
+def _error(message):
+  """A one-line error before any run, exit status 2."""
+  print('benchmarks/off_policy_ablation.py: error: %s' % message,
+        file=sys.stderr)
+  sys.exit(2)
+
+
+def check_args(flag_values, extra):
+  """The settings from the parsed flags and the experiment.py flags after
+  `--` (`extra`); one-line errors before any run."""
+  args = types.SimpleNamespace(
+      frames=flag_values.frames, output=flag_values.output,
+      replay_proportion=flag_values.replay_proportion,
+      log_interval_secs=flag_values.log_interval_secs,
+      extra=[flag for flag in extra if flag != '--'])
+  names = list(flag_values.levels)
   if 'table2_dmlab' in names:
     i = names.index('table2_dmlab')
     names[i:i + 1] = TABLE2_DMLAB
   args.levels = names
   try:
-    args.seeds = [int(s) for s in args.seeds.split(',')]
+    args.seeds = [int(s) for s in flag_values.seeds]
     level_sets = [levels_lib.resolve(name) for name in names]
   except ValueError as e:
-    parser.error(str(e))
+    _error(str(e))
   if any(level_set.domain == 'dmlab' for level_set in level_sets):
     import environments  # pylint: disable=g-import-not-at-top
     try:
       environments.check_dmlab_available()
     except ImportError as e:
-      parser.error(str(e))
+      _error(str(e))
   if not 0 < args.replay_proportion < 1:
-    parser.error('--replay_proportion must be in (0, 1)')
+    _error('--replay_proportion must be in (0, 1)')
   return args
+
+
+def parse_args(argv):
+  """Parses and checks `argv` (the arguments after the program's name)."""
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  try:
+    rest = flag_values(['benchmarks/off_policy_ablation.py'] + list(argv))
+  except flags.Error as e:
+    _error(str(e))
+  return check_args(flag_values, rest[1:])
 
 
 def settings(replay_proportion):
@@ -244,8 +274,8 @@ def write_outputs(args):
   print('Wrote %s/{table2.md,curves.png,results.json}' % args.output)
 
 
-def main(argv):
-  args = parse_args(argv)
+def run(args):
+  """Trains the runs not yet done, then writes the outputs."""
   os.makedirs(args.output, exist_ok=True)
   for level in args.levels:
     for seed in args.seeds:
@@ -254,5 +284,11 @@ def main(argv):
   write_outputs(args)
 
 
+def main(argv):
+  """app.run's main: argv holds the program and the flags after `--`."""
+  run(check_args(flags.FLAGS, argv[1:]))
+
+
 if __name__ == '__main__':
-  main(sys.argv[1:])
+  define_flags()
+  app.run(main)

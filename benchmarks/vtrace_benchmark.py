@@ -1,8 +1,8 @@
 r"""Times one V-trace call: XLA vs uncompiled TensorFlow vs a NumPy loop.
 
 Usage:
-  python benchmarks/vtrace_benchmark.py [--shapes 100x32,20x256]
-      [--repeats 300] [--chain 11] [--dtype float32]
+  python benchmarks/vtrace_benchmark.py [--shapes=100x32,20x256]
+      [--repeats=300] [--chain=11] [--dtype=float32]
 
 For each (T, B) it prints the median time of one call of
 `vtrace.from_importance_weights`, in one run:
@@ -28,11 +28,13 @@ For each (T, B) it prints the median time of one call of
 Ratios are speed-ups over the NumPy loop (> 1: faster than NumPy).
 """
 
-import argparse
 import os
 import platform
 import sys
 import time
+
+from absl import app
+from absl import flags
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -180,18 +182,26 @@ def benchmark_shape(num_steps, batch_size, dtype, repeats, chain):
   return row
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--shapes', default='100x32,20x256',
-                      help='comma-separated TxB')
-  parser.add_argument('--repeats', type=int, default=300)
-  parser.add_argument('--chain', type=int, default=11,
-                      help='calls chained to measure the per-call cost')
-  parser.add_argument('--dtype', default='float32',
-                      choices=['float32', 'float64'])
-  args = parser.parse_args(argv)
+def define_flags():
+  """The benchmark's flags."""
+  flags.DEFINE_list('shapes', ['100x32', '20x256'], 'Comma-separated TxB.')
+  flags.DEFINE_integer('repeats', 300, 'Timed calls per measurement.')
+  flags.DEFINE_integer('chain', 11, 'Calls chained to measure the per-call '
+                       'cost.')
+  flags.DEFINE_enum('dtype', 'float32', ['float32', 'float64'], 'The inputs\' '
+                    'dtype.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('unexpected arguments %s' % argv[1:])
+  args = flags.FLAGS
   dtype = np.dtype(args.dtype).type
-  shapes = [tuple(int(x) for x in s.split('x')) for s in args.shapes.split(',')]
+  try:
+    shapes = [tuple(int(x) for x in s.split('x')) for s in args.shapes]
+  except ValueError:
+    raise app.UsageError('--shapes: expected TxB,..., got %s' %
+                         ','.join(args.shapes))
 
   print(f'TensorFlow {tf.__version__}, NumPy {np.__version__}, Python '
         f'{platform.python_version()}, {platform.machine()}, '
@@ -223,4 +233,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-  main()
+  define_flags()
+  app.run(main)

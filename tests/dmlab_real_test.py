@@ -2,7 +2,7 @@
 
 Every test here needs the real module and is skipped, with the reason, when
 it cannot be imported (CI machines do not have it: it is built from source,
-see README). The contract tests run on the stand-in
+see docs/dmlab.md). The contract tests run on the stand-in
 (tests/fake_deepmind_lab) as well, so that the stand-in, which the other
 DMLab tests use everywhere, keeps agreeing with the real module.
 
@@ -49,7 +49,7 @@ REAL_DMLAB, _WHY = _real_module()
 requires_real = pytest.mark.skipif(
     REAL_DMLAB is None,
     reason='needs a real DeepMind Lab build (%s); it is built from source '
-    'with Bazel, see README "DeepMind Lab and DMLab-30"' % _WHY)
+    'with Bazel, see docs/dmlab.md' % _WHY)
 
 
 def _run_real_contract(*checks):

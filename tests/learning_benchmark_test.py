@@ -145,6 +145,22 @@ def test_a_stopped_benchmark_says_how_to_continue(monkeypatch, capsys,
     raise KeyboardInterrupt()
   monkeypatch.setattr(learning, 'run_benchmark', interrupted)
   with pytest.raises(SystemExit) as exit_info:
-    learning.main(['--level_name=catch', '--logdir=%s' % tmp_path])
+    learning.run(*learning.parse_args(['--level_name=catch',
+                                       '--logdir=%s' % tmp_path]))
   assert exit_info.value.code == 130
   assert 'same command continues' in capsys.readouterr().err
+
+
+def test_flags_are_absl_flags(tmp_path):
+  """Lists are comma-separated; the flags after `--` go to every run."""
+  args, extra = learning.parse_args([
+      '--logdir=%s' % tmp_path, '--seeds=3,4', '--thresholds=-15,0',
+      '--frames=100', '--', '--network=deep', '--batch_size=8'])
+  assert args.seeds == [3, 4] and args.thresholds == (-15., 0.)
+  assert args.frames == 100 and args.network == 'deep'
+  assert extra == ['--network=deep', '--batch_size=8']
+  for argv, message in ((['--nonsense=1'], "Unknown command line flag"),
+                        ([], '--logdir is required')):
+    with pytest.raises(SystemExit) as exit_info:
+      learning.parse_args(argv)
+    assert exit_info.value.code == 2

@@ -89,3 +89,10 @@ def test_bad_input_is_one_line_error(argv, message, capsys):
   with pytest.raises(SystemExit):
     ablation.parse_args(argv)
   assert message in capsys.readouterr().err
+
+
+def test_flags_after_the_separator_go_to_every_run():
+  args = ablation.parse_args(['--levels=catch', '--seeds=4,5', '--',
+                              '--num_actors=4', '--batch_size=8'])
+  assert args.levels == ['catch'] and args.seeds == [4, 5]
+  assert args.extra == ['--num_actors=4', '--batch_size=8']
