@@ -172,4 +172,6 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  import console  # pylint: disable=g-import-not-at-top
+  app.run(main, flags_parser=console.parse_flags)

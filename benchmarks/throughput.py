@@ -710,4 +710,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  import console  # pylint: disable=g-import-not-at-top
+  app.run(main, flags_parser=console.parse_flags)

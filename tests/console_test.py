@@ -120,7 +120,13 @@ def test_asks_for_help():
 
 @pytest.mark.parametrize('script,flag', [
     ('experiment.py', '--level_name'), ('distributed.py', '--num_actors'),
-    ('pbt.py', '--population_size'), ('report.py', '--results')])
+    ('pbt.py', '--population_size'), ('report.py', '--results'),
+    ('benchmarks/environment_benchmark.py', '--game'),
+    ('benchmarks/learning.py', '--seeds'),
+    ('benchmarks/network_benchmark.py', '--actor_batches'),
+    ('benchmarks/off_policy_ablation.py', '--levels'),
+    ('benchmarks/throughput.py', '--learner_only'),
+    ('benchmarks/vtrace_benchmark.py', '--shapes')])
 def test_entry_points_helpfull_lists_their_flags_and_exits_0(script, flag):
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, script), '--helpfull'], cwd=ROOT,
