@@ -94,15 +94,28 @@ def parse_flags(argv, program=None):
   try:
     if program is None:
       return app.parse_flags_with_usage(argv)
-    try:
-      return flags.FLAGS(argv)
-    except flags.Error as e:
-      print('%s: error: %s' % (program, e), file=sys.stderr)
-      sys.exit(2)
+    return parse_own_flags(program, flags.FLAGS, argv)
   except SystemExit as e:
     if e.code == 1 and asks_for_help(argv):
       sys.exit(0)  # The help was printed.
     raise
+
+
+def error(program, message):
+  """Ends the program with one line `<program>: error: <message>` on
+  stderr and exit status 2, as argparse does, before anything starts."""
+  print('%s: error: %s' % (program, message), file=sys.stderr)
+  sys.exit(2)
+
+
+def parse_own_flags(program, flag_values, argv):
+  """Parses `argv` (program name first) into `flag_values`; returns the
+  arguments left, program name first. A bad flag is `error(program, ...)`."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flag_values(argv)
+  except flags.Error as e:
+    error(program, e)
 
 
 def has_gpu():

@@ -33,6 +33,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _ROOT)
 
 import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
+import console  # pylint: disable=g-import-not-at-top,wrong-import-position
 import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -145,8 +146,7 @@ def define_flags(flag_values=flags.FLAGS):
 
 def _error(message):
   """A one-line error before any run, exit status 2."""
-  print('benchmarks/learning.py: error: %s' % message, file=sys.stderr)
-  sys.exit(2)
+  console.error('benchmarks/learning.py', message)
 
 
 def check_args(flag_values, extra):
@@ -184,10 +184,8 @@ def parse_args(argv):
   one-line errors before any run."""
   flag_values = flags.FlagValues()
   define_flags(flag_values)
-  try:
-    rest = flag_values(['benchmarks/learning.py'] + list(argv))
-  except flags.Error as e:
-    _error(str(e))
+  rest = console.parse_own_flags('benchmarks/learning.py', flag_values,
+                                 ['benchmarks/learning.py'] + list(argv))
   return check_args(flag_values, rest[1:])
 
 

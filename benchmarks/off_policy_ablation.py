@@ -44,6 +44,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import console  # pylint: disable=g-import-not-at-top,wrong-import-position
 import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -88,9 +89,7 @@ def define_flags(flag_values=flags.FLAGS):
 
 def _error(message):
   """A one-line error before any run, exit status 2."""
-  print('benchmarks/off_policy_ablation.py: error: %s' % message,
-        file=sys.stderr)
-  sys.exit(2)
+  console.error('benchmarks/off_policy_ablation.py', message)
 
 
 def check_args(flag_values, extra):
@@ -126,10 +125,8 @@ def parse_args(argv):
   """Parses and checks `argv` (the arguments after the program's name)."""
   flag_values = flags.FlagValues()
   define_flags(flag_values)
-  try:
-    rest = flag_values(['benchmarks/off_policy_ablation.py'] + list(argv))
-  except flags.Error as e:
-    _error(str(e))
+  program = 'benchmarks/off_policy_ablation.py'
+  rest = console.parse_own_flags(program, flag_values, [program] + list(argv))
   return check_args(flag_values, rest[1:])
 
 
