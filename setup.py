@@ -15,6 +15,7 @@ setuptools.setup(
     py_modules=[
         'actor',
         'atari57',
+        'checkpoints',
         'config',
         'distributed',
         'dmlab30',
@@ -22,6 +23,7 @@ setuptools.setup(
         'experiment',
         'learner',
         'levels',
+        'memory',
         'networks',
         'progress',
         'py_process',
