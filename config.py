@@ -26,6 +26,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import dmlab30  # pylint: disable=g-import-not-at-top,wrong-import-position
 import environments  # pylint: disable=g-import-not-at-top,wrong-import-position
 import levels as levels_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+import memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 import replay  # pylint: disable=g-import-not-at-top,wrong-import-position
 import vtrace  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -125,6 +126,11 @@ flags.DEFINE_float('learning_rate', None, 'Learning rate.')
 flags.DEFINE_float('decay', .99, 'RMSProp optimizer decay.')
 flags.DEFINE_float('momentum', 0., 'RMSProp momentum.')
 flags.DEFINE_float('epsilon', None, 'RMSProp epsilon.')
+
+flags.DEFINE_bool('skip_memory_check', False,
+                  'Start even where the estimated memory of the replay '
+                  'buffer and the learner exceeds what the machine has '
+                  'available (memory.py).')
 
 # Progress and checkpoints.
 flags.DEFINE_float('log_interval_secs', 5., 'Seconds between progress rows.')
@@ -332,6 +338,7 @@ def resolve_config(level_name=None):
   domain = level_set.domain
   if domain == 'dmlab':
     environments.check_dmlab_available()
+    _check_dataset_path(level_set, FLAGS.dataset_path)
   values = _defaults_of(level_set)
   for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
                'batch_size', 'unroll_length', 'num_action_repeats', 'network',
@@ -425,6 +432,26 @@ def _check_replay(proportion, buffer_size, batch_size):
     raise ValueError(
         '--replay_buffer_size=%d is smaller than the %d fresh trajectories '
         'each batch adds.' % (buffer_size, batch_size - num_replayed))
+
+
+def _check_dataset_path(level_set, dataset_path):
+  """The psychlab levels that read images need --dataset_path, a directory
+  where environments run here (not on a distributed learner task)."""
+  for level in level_set.levels:
+    environments.check_dmlab_dataset(level, dataset_path=dataset_path)
+  runs_environments = FLAGS.task < 0 or FLAGS.job_name == 'actor'
+  if dataset_path and runs_environments and not os.path.isdir(dataset_path):
+    raise ValueError('--dataset_path=%s is not a directory.' % dataset_path)
+
+
+def check_memory(config):
+  """Raises ValueError (one line) where the replay buffer and the learner
+  this process runs would not fit in the memory available (memory.py);
+  not for actor tasks, test mode or with --skip_memory_check."""
+  if (FLAGS.skip_memory_check or FLAGS.mode != 'train' or
+      (FLAGS.task >= 0 and FLAGS.job_name == 'actor')):
+    return None
+  return memory.check(config)
 
 
 def check_logdir(logdir):

@@ -615,6 +615,7 @@ def main(argv):
   try:
     config = config_lib.resolve_config()
     config_lib.check_logdir(FLAGS.logdir)
+    config_lib.check_memory(config)
     if FLAGS.task < 0 and FLAGS.mode != 'train':
       raise ValueError('--mode=%s runs on one machine: use experiment.py.' %
                        FLAGS.mode)

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 import actor as actor_lib
+import checkpoints
 import distributed
 import files
 import learner as learner_lib
@@ -80,21 +81,33 @@ def train(config, logdir):
         session_config=learner_lib.session_config(config.num_actors, config))
 
 
+def build_test(config):
+  """The test-mode graph: (agent, actor outputs, level names, frame counter).
+
+  As in training (build_training), the actors, their variables and the
+  environments' ops are pinned to the CPU, also where there is a GPU."""
+  with tf.device(learner_lib.HOST_DEVICE), \
+      learner_lib.variables_on(learner_lib.HOST_DEVICE):
+    agent = actor_lib.make_agent(config)
+    actor_outputs, level_names = actor_lib.build_actors(
+        agent, config, len(config.level_set.levels), is_test=True)
+    num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  return agent, actor_outputs, level_names, num_env_frames
+
+
 def test(config, logdir):
   """Evaluates the latest checkpoint; writes <logdir>/test_results.json."""
-  checkpoint = tf.train.latest_checkpoint(logdir)
+  checkpoint = checkpoints.prepare_resume(logdir)
   if checkpoint is None:
-    raise ValueError('--mode=test: no checkpoint in --logdir=%s.' % logdir)
+    raise checkpoints.LogdirError('--mode=test: no checkpoint in --logdir=%s.'
+                                  % logdir)
   level_set = config.level_set
   # One single-environment actor per level, so that each level's episodes
   # are consecutive games of one environment (no bias to short episodes).
   config = config._replace(envs_per_actor=1, unroll_length=100)
   test_levels = [levels_lib.evaluation_level(l) for l in level_set.levels]
   with tf.Graph().as_default():
-    agent = actor_lib.make_agent(config)
-    actor_outputs, level_names = actor_lib.build_actors(
-        agent, config, len(level_set.levels), is_test=True)
-    num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+    agent, actor_outputs, level_names, num_env_frames = build_test(config)
     saver = tf.compat.v1.train.Saver(
         agent.variables + (num_env_frames,))
     returns = {level: [] for level in test_levels}
@@ -168,14 +181,18 @@ def main(argv):
   try:
     config = config_lib.resolve_config()
     config_lib.check_logdir(FLAGS.logdir)
+    config_lib.check_memory(config)
   except (ValueError, ImportError) as e:
     sys.exit('experiment.py: error: %s' % e)
-  if FLAGS.task >= 0:
-    distributed.run(config, FLAGS.logdir)
-  elif FLAGS.mode == 'train':
-    train(config, FLAGS.logdir)
-  else:
-    test(config, FLAGS.logdir)
+  try:
+    if FLAGS.task >= 0:
+      distributed.run(config, FLAGS.logdir)
+    elif FLAGS.mode == 'train':
+      train(config, FLAGS.logdir)
+    else:
+      test(config, FLAGS.logdir)
+  except checkpoints.LogdirError as e:
+    sys.exit('experiment.py: error: %s' % e)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,7 @@ import tensorflow as tf
 from tensorflow.python.ops import data_flow_ops
 
 import bottleneck
+import checkpoints
 import dmlab30
 import progress as progress_lib
 import replay
@@ -575,7 +576,9 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
   where the time goes (bottleneck.py)."""
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
   probes = bottleneck.learner_probes(stage_op, outputs.num_env_frames)
-  with stop_on_signals() as stop, \
+  checkpoints.prepare_resume(logdir)
+  with checkpoints.write_failures_end_the_run(logdir), \
+      stop_on_signals() as stop, \
       tf.compat.v1.train.MonitoredTrainingSession(
           master=master, is_chief=True, checkpoint_dir=logdir,
           save_checkpoint_secs=config.save_checkpoint_secs,

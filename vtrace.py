@@ -20,7 +20,7 @@ The public API is that of the IMPALA release (`deepmind/scalable_agent`), so
 that code written against it can switch: `log_probs_from_logits_and_actions`,
 `from_logits` returning `VTraceFromLogitsReturns`, `from_importance_weights`
 returning `VTraceReturns`. Added: the paper's lambda (Remark 2) as the keyword
-`lambda_`, float64 support, the keyword `use_xla`, and the three other
+`lambda_`, float64 results for float64 inputs, the keyword `use_xla`, and the three other
 corrections of the paper's ablation (section 5.2.1, Table 2) beside
 `from_logits`, with its inputs and outputs: `one_step_from_logits`,
 `epsilon_correction_from_logits`, `no_correction_from_logits`
@@ -29,7 +29,26 @@ corrections of the paper's ablation (section 5.2.1, Table 2) beside
 Notation (time-major, as everywhere past the actor): T is the unroll length,
 B the batch size, A the number of actions. Every tensor may carry the same
 extra trailing batch dimensions, e.g. rewards [T, B, C], values [T, B, C],
-bootstrap_value [B, C].
+bootstrap_value [B, C]. In `from_importance_weights`, as in the release,
+log_rhos, discounts and rewards may have 1 where values has C: log_rhos
+[T, B, 1] broadcasts against values [T, B, C] (bootstrap_value [B, C]).
+
+Dtypes, compatible with the release (which converted every float argument
+to float32 with `tf.convert_to_tensor(x, dtype=tf.float32)`): the float
+arguments (the sequences, bootstrap_value and the logits) are computed in
+one dtype, the first of these that applies:
+  1. if any of them is a tensor (or variable), its dtype (float32 or
+     float64; tensors are never cast, so all tensors must share it);
+  2. else float64, if every NumPy float array among them is float64 (a
+     caller in float64 throughout keeps float64);
+  3. else float32, as the release.
+NumPy arrays (of any numeric dtype), NumPy scalars, Python numbers and
+lists are converted to that dtype: a NumPy float64 array beside float32
+tensors is float32, as in the release. The results have that dtype.
+Shapes are checked as the release checked them (log_rhos of known rank,
+discounts, rewards and values of the same rank, bootstrap_value of one
+less, the thresholds scalars), and more closely: a ValueError names the
+argument, the expected rank or shape, and the shape it has.
 
 The V-trace target of state x_s is, with per-step discounts gamma_i
 (0 where an episode ended) and n = T - s (paper eq. (1)):
@@ -76,13 +95,18 @@ _FLOAT_DTYPES = (tf.float32, tf.float64)
 # ----------------------------------------------------------------------------
 
 
-def _is_typed(x):
-  """Whether `x` carries its own dtype (a tensor, variable or numpy value)."""
-  return tf.is_tensor(x) or isinstance(x, (np.ndarray, np.generic))
+def _float_tensor_dtype(x):
+  """The dtype of `x` if it is a tensor (or variable), else None."""
+  return tf.as_dtype(x.dtype) if tf.is_tensor(x) else None
 
 
-def _common_float_dtype(named_args):
-  """The dtype of the first typed argument in `named_args`, else float32.
+def _result_dtype(named_args):
+  """The dtype the float arguments are computed in, and where it came from.
+
+  The rule (module docstring): a tensor's own dtype if any argument is a
+  tensor; else float64 if every NumPy float argument is float64 (at least
+  one); else float32, as the release (which converted everything to
+  float32).
 
   Args:
     named_args: sequence of (name, value) pairs.
@@ -91,30 +115,35 @@ def _common_float_dtype(named_args):
     (dtype, name of the argument it came from, or None).
   """
   for arg_name, x in named_args:
-    if _is_typed(x):
-      return tf.as_dtype(x.dtype), arg_name
+    dtype = _float_tensor_dtype(x)
+    if dtype is not None and dtype.is_floating:
+      return dtype, arg_name
+  numpy_floats = [
+      (arg_name, x) for arg_name, x in named_args
+      if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == 'f']
+  if numpy_floats and all(x.dtype == np.float64 for _, x in numpy_floats):
+    return tf.float64, numpy_floats[0][0]
   return tf.float32, None
 
 
 def _to_float_tensor(x, arg_name, dtype, dtype_source=None):
-  """Converts `x` to a float tensor of `dtype`; typed inputs must match it.
+  """Converts `x` to a float tensor of `dtype` (see `_result_dtype`).
 
-  Python numbers and lists take `dtype`. Tensors and numpy arrays keep their
-  own dtype, and a mismatch is a ValueError rather than a silent cast.
+  NumPy values, Python numbers and lists are converted to `dtype`, as the
+  release converted them to float32. A tensor is never cast: it must have
+  `dtype` already, else a ValueError names it.
   """
-  if _is_typed(x):
-    x = tf.convert_to_tensor(x)
-  else:
-    x = tf.convert_to_tensor(x, dtype=dtype)
+  if not tf.is_tensor(x):
+    return tf.convert_to_tensor(np.asarray(x), dtype=dtype)
   if x.dtype not in _FLOAT_DTYPES:
     raise ValueError(f'{arg_name} must be float32 or float64 but has dtype '
                      f'{x.dtype.name}.')
   if x.dtype != dtype:
     raise ValueError(
-        f'{arg_name} has dtype {x.dtype.name} but {dtype_source} has dtype '
-        f'{dtype.name}: the float arguments must share one dtype (float32 or '
-        'float64).')
-  return x
+        f'{arg_name} is a {x.dtype.name} tensor but {dtype_source} is a '
+        f'{dtype.name} tensor: tensors must share one dtype (NumPy arrays and '
+        'Python values are converted to it).')
+  return tf.convert_to_tensor(x)
 
 
 def _shape_str(shape):
@@ -122,27 +151,42 @@ def _shape_str(shape):
              if tf.TensorShape(shape).rank is not None else 'unknown rank')
 
 
-def _check_shape(x, arg_name, expected, expected_desc, ref=None):
-  """Checks `x.shape` against the static shape `expected`.
-
-  Raises ValueError now where the static shapes disagree. Where a dimension
-  is unknown until run time (a v1 placeholder with None dims) and `ref` is
-  given, returns an assert op comparing `tf.shape(x)` with `ref` (a shape
-  tensor); otherwise returns None.
-  """
-  expected = tf.TensorShape(expected)
-  if x.shape.rank is None:
-    raise ValueError(f'{arg_name} must have a known rank ({expected_desc}).')
-  if not x.shape.is_compatible_with(expected):
+def _check_rank(x, arg_name, rank, expected_desc):
+  """The release's rank checks, naming the argument and the rank."""
+  if x.shape.rank != rank:
     raise ValueError(
-        f'{arg_name} must have shape {expected_desc}={_shape_str(expected)} '
+        f'{arg_name} must have rank {rank} ({expected_desc}) but has shape '
+        f'{_shape_str(x.shape)}.')
+
+
+def _check_shape(x, arg_name, full, expected_desc, broadcast=False):
+  """Raises ValueError unless `x.shape` fits `full`, a static shape (ranks
+  already match). With `broadcast`, each dimension after the first two may
+  also be 1."""
+  full = tf.TensorShape(full)
+  ok = x.shape.is_compatible_with(full)
+  if broadcast and not ok:
+    ok = x.shape[:2].is_compatible_with(full[:2]) and all(
+        d in (None, 1) or f is None or d == f
+        for d, f in zip(x.shape[2:], full[2:]))
+  if not ok:
+    raise ValueError(
+        f'{arg_name} must have shape {expected_desc}={_shape_str(full)} '
         f'but has shape {_shape_str(x.shape)}.')
-  if ref is not None:
-    return tf.debugging.assert_equal(
-        tf.shape(x, out_type=ref.dtype), ref,
-        message=f'{arg_name} must have shape {expected_desc} but has '
-        'another shape:')
-  return None
+
+
+def _shape_assert(x, arg_name, expected_desc, ref, broadcast=False):
+  """The run-time `_check_shape` for dimensions unknown until the graph runs
+  (v1 placeholders with None dims): an assert op against `ref`, the
+  expected shape as a tensor."""
+  shape = tf.shape(x, out_type=ref.dtype)
+  same = tf.equal(shape, ref)
+  if broadcast:
+    same = tf.concat([same[:2], same[2:] | tf.equal(shape[2:], 1)], 0)
+  return tf.debugging.Assert(
+      tf.reduce_all(same),
+      [f'{arg_name} must have shape {expected_desc} but has shape', shape,
+       'instead of', ref])
 
 
 def _scalar_hyperparameter(value, arg_name, dtype, none_value, low, high):
@@ -157,7 +201,7 @@ def _scalar_hyperparameter(value, arg_name, dtype, none_value, low, high):
     return value
   value = tf.convert_to_tensor(value)
   if value.shape.rank not in (None, 0):
-    raise ValueError(f'{arg_name} must be a scalar but has shape '
+    raise ValueError(f'{arg_name} must have rank 0 (a scalar) but has shape '
                      f'{_shape_str(value.shape)}.')
   return tf.stop_gradient(tf.cast(value, dtype))
 
@@ -246,14 +290,15 @@ def log_probs_from_logits_and_actions(policy_logits, actions):
       actions taken, in [0, A).
 
   Returns:
-    Tensor of shape [T, B] (or [T, B, ...]) and the dtype of `policy_logits`:
-    log pi(a_t|x_t). It carries gradients to `policy_logits`.
+    Tensor of shape [T, B] (or [T, B, ...]): log pi(a_t|x_t), in the dtype
+    of `policy_logits` if a tensor or a float64 NumPy array, else float32 (as
+    the release). It carries gradients to `policy_logits`.
 
   Raises:
     ValueError: on a rank or shape mismatch, or a non-float / non-integer
       dtype, naming the argument.
   """
-  dtype, _ = _common_float_dtype([('policy_logits', policy_logits)])
+  dtype, _ = _result_dtype([('policy_logits', policy_logits)])
   policy_logits = _to_float_tensor(policy_logits, 'policy_logits', dtype)
   if not tf.is_tensor(actions):
     actions = np.asarray(actions)
@@ -288,7 +333,7 @@ def _action_log_probs(behaviour_policy_logits, target_policy_logits, actions,
 
   The float arguments must share one dtype; the logits [T, B, A] alike.
   """
-  dtype, source = _common_float_dtype([
+  dtype, source = _result_dtype([
       ('target_policy_logits', target_policy_logits),
       ('behaviour_policy_logits', behaviour_policy_logits),
       ('values', values), ('rewards', rewards), ('discounts', discounts),
@@ -346,9 +391,11 @@ def from_logits(behaviour_policy_logits,
     use_xla: whether the recursion runs XLA-compiled (default) or as plain
       TensorFlow ops (a tf.function without jit_compile).
 
-  All float arguments must share one dtype, float32 or float64. Every tensor
-  may carry the same extra trailing batch dimensions (logits then
-  [T, B, ..., A], actions [T, B, ...], bootstrap_value [B, ...]).
+  The float arguments are computed in one dtype, float32 or float64: that of
+  the tensors among them, else float64 if all NumPy float arrays are, else
+  float32 (module docstring). Every tensor may carry the same extra trailing
+  batch dimensions (logits then [T, B, ..., A], actions [T, B, ...],
+  bootstrap_value [B, ...]).
 
   Returns:
     VTraceFromLogitsReturns(vs, pg_advantages, log_rhos,
@@ -422,50 +469,77 @@ def from_importance_weights(log_rhos,
     use_xla: whether the recursion runs XLA-compiled (default) or as plain
       TensorFlow ops (a tf.function without jit_compile).
 
-  All five tensors must share one dtype, float32 or float64 (Python numbers
-  and lists take that dtype). They may carry the same extra trailing batch
-  dimensions: [T, B, ...] and bootstrap_value [B, ...]. Dimensions may be
-  unknown when a v1 graph is built (placeholders); they are then checked
-  when the graph runs.
+  The five are computed in one dtype, float32 or float64: that of the
+  tensors among them (all tensors must share it), else float64 if every
+  NumPy float array among them is float64, else float32 as in the release;
+  NumPy values, Python numbers and lists are converted to it (module
+  docstring). They may carry extra trailing batch dimensions: values
+  [T, B, ...] and bootstrap_value [B, ...], log_rhos, discounts and rewards
+  the same or 1 in any of them (broadcast, as in the release: log_rhos
+  [T, B, 1] with values [T, B, C]). Dimensions may be unknown when a v1
+  graph is built (placeholders); they are then checked when the graph runs.
 
   Returns:
-    VTraceReturns(vs, pg_advantages), both [T, B] (or [T, B, ...]). They carry
-    no gradient (tf.stop_gradient), as in the release.
+    VTraceReturns(vs, pg_advantages), both [T, B] (or [T, B, ...], the shape
+    of values), in the computed dtype. They carry no gradient
+    (tf.stop_gradient), as in the release.
 
   Raises:
-    ValueError: on a shape or dtype error, naming the argument.
+    ValueError: on a rank, shape or dtype error, naming the argument: as the
+      release, a rank other than log_rhos' ("must have rank N"), a
+      bootstrap_value not of rank N - 1, non-scalar thresholds.
   """
   with tf.name_scope(name):
     named = [('log_rhos', log_rhos), ('discounts', discounts),
              ('rewards', rewards), ('values', values),
              ('bootstrap_value', bootstrap_value)]
-    dtype, source = _common_float_dtype(named)
+    dtype, source = _result_dtype(named)
     (log_rhos, discounts, rewards, values, bootstrap_value) = [
         _to_float_tensor(x, arg_name, dtype, source) for arg_name, x in named]
 
+    # The release's rank checks: every sequence has the rank of log_rhos,
+    # bootstrap_value one less (the thresholds are checked below).
     rank = log_rhos.shape.rank
     if rank is None or rank < 2:
-      raise ValueError('log_rhos must have shape [T, B] (or [T, B, ...]) but '
-                       f'has shape {_shape_str(log_rhos.shape)}.')
+      raise ValueError('log_rhos must have rank 2 or more ([T, B] or '
+                       f'[T, B, ...]) but has shape '
+                       f'{_shape_str(log_rhos.shape)}.')
+    for x, arg_name in ((discounts, 'discounts'), (rewards, 'rewards'),
+                        (values, 'values')):
+      _check_rank(x, arg_name, rank, 'that of log_rhos, [T, B, ...]')
+    _check_rank(bootstrap_value, 'bootstrap_value', rank - 1,
+                'one less than log_rhos, [B, ...]')
     if log_rhos.shape[0] == 0:
       raise ValueError('log_rhos must have at least one time step (T >= 1).')
-    seq_shape = log_rhos.shape
-    # Where a dimension is unknown until the graph runs (placeholders), the
-    # shapes are also compared at run time, so that nothing broadcasts.
+    # The shapes: [T, B] of log_rhos, then values' trailing dimensions, in
+    # which log_rhos, discounts and rewards may have 1s (they broadcast, as
+    # in the release). Where a dimension is unknown until the graph runs
+    # (placeholders), the shapes are also compared at run time, so that
+    # nothing broadcasts further.
+    full = log_rhos.shape[:2].concatenate(values.shape[2:])
     ref = None
     if not all(x.shape.is_fully_defined()
                for x in (log_rhos, discounts, rewards, values,
                          bootstrap_value)):
-      ref = tf.shape(log_rhos)
+      ref = tf.concat([tf.shape(log_rhos)[:2], tf.shape(values)[2:]], 0)
+    sequence_desc = ('[T, B] like log_rhos' if rank == 2 else
+                     '[T, B, ...] (log_rhos\' [T, B], then values\' '
+                     'dimensions or 1)')
+    checks = [(log_rhos, 'log_rhos', sequence_desc, True),
+              (discounts, 'discounts', sequence_desc, True),
+              (rewards, 'rewards', sequence_desc, True),
+              (values, 'values', sequence_desc, False)]
+    for x, arg_name, desc, broadcast in checks:
+      _check_shape(x, arg_name, full, desc, broadcast)
+      full = full[:2].merge_with(x.shape[:2]).concatenate(full[2:])
+    bootstrap_desc = '[B, ...] (values.shape[1:])'
+    _check_shape(bootstrap_value, 'bootstrap_value', full[1:], bootstrap_desc)
     asserts = []
-    for x, arg_name in ((discounts, 'discounts'), (rewards, 'rewards'),
-                        (values, 'values')):
-      asserts.append(_check_shape(x, arg_name, seq_shape,
-                                  '[T, B] like log_rhos', ref))
-    asserts.append(_check_shape(bootstrap_value, 'bootstrap_value',
-                                seq_shape[1:], '[B] (log_rhos.shape[1:])',
-                                None if ref is None else ref[1:]))
-    asserts = [a for a in asserts if a is not None]
+    if ref is not None:
+      asserts = [_shape_assert(x, arg_name, desc, ref, broadcast)
+                 for x, arg_name, desc, broadcast in checks]
+      asserts.append(_shape_assert(bootstrap_value, 'bootstrap_value',
+                                   bootstrap_desc, ref[1:]))
 
     clip_rho_threshold = _scalar_hyperparameter(
         clip_rho_threshold, 'clip_rho_threshold', dtype, math.inf, 0.0,

@@ -38,6 +38,14 @@ def run_experiment(*args, timeout=240, pythonpath=None):
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def start_experiment(*args, stderr=subprocess.DEVNULL):
+  """Starts `python experiment.py args` (a Popen), stdout discarded."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+  return subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'experiment.py')] + list(args),
+      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
 def read_progress(logdir):
   with open(os.path.join(logdir, 'progress.csv')) as f:
     return list(csv.DictReader(f))
@@ -278,8 +286,9 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
   assert suite.num_actions == 18 and len(suite.level_set.levels) == 57
 
 
-def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch):
-  del parsed_flags
+def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch,
+                                                  tmp_path):
+  parsed_flags.dataset_path = str(tmp_path)  # dmlab30's psychlab levels.
   monkeypatch.syspath_prepend(os.path.join(ROOT, 'tests', 'fake_deepmind_lab'))
   monkeypatch.delitem(sys.modules, 'deepmind_lab', raising=False)
   try:
@@ -340,13 +349,10 @@ def test_bad_input_is_a_one_line_error_before_any_process(args, message,
 
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path):
   logdir = str(tmp_path / 'interrupted')
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
-  process = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'experiment.py'),
-       '--level_name=catch', '--logdir=' + logdir,
-       '--total_environment_frames=100000000', '--save_checkpoint_secs=3600']
-      + SMALL, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-      stderr=subprocess.PIPE, text=True)
+  process = start_experiment(
+      '--level_name=catch', '--logdir=' + logdir,
+      '--total_environment_frames=100000000', '--save_checkpoint_secs=3600',
+      *SMALL, stderr=subprocess.PIPE)
   try:
     deadline = time.time() + 120
     progress = os.path.join(logdir, 'progress.csv')

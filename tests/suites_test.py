@@ -25,9 +25,11 @@ LEVELS = ('atari57', 'dmlab30', 'atari/pong', 'rooms_watermaze',
 
 
 @pytest.fixture
-def suite_flags(parsed_flags, monkeypatch):
-  """Parsed flags (restored afterwards) and DeepMind Lab's stand-in."""
+def suite_flags(parsed_flags, monkeypatch, tmp_path):
+  """Parsed flags (restored afterwards) and DeepMind Lab's stand-in; a
+  --dataset_path for dmlab30's psychlab levels (the stand-in reads none)."""
   monkeypatch.syspath_prepend(FAKE_DMLAB_DIR)
+  parsed_flags.dataset_path = str(tmp_path)
   yield parsed_flags
 
 

@@ -445,12 +445,14 @@ def _bad(name, value):
 
 @pytest.mark.parametrize('name,value,message', [
     ('bootstrap_value', np.zeros((6, 4), np.float32),
-     r'bootstrap_value must have shape \[B\].*\[4\].*\[6, 4\]'),
-    ('bootstrap_value', np.zeros((5,), np.float32), 'bootstrap_value'),
-    ('values', np.zeros((5, 4), np.float32), r'values must have shape \[T, B\]'),
-    ('rewards', np.zeros((6, 4, 1), np.float32), 'rewards must have shape'),
-    ('discounts', np.zeros((6,), np.float32), 'discounts must have shape'),
-    ('log_rhos', np.zeros((6,), np.float32), 'log_rhos must have shape'),
+     r'bootstrap_value must have rank 1 .*\[6, 4\]'),
+    ('bootstrap_value', np.zeros((5,), np.float32),
+     r'bootstrap_value must have shape \[B, ...\].*\[4\].*\[5\]'),
+    ('values', np.zeros((5, 4), np.float32),
+     r'values must have shape \[T, B\] like log_rhos=\[6, 4\]'),
+    ('rewards', np.zeros((6, 4, 1), np.float32), 'rewards must have rank 2'),
+    ('discounts', np.zeros((6,), np.float32), 'discounts must have rank 2'),
+    ('log_rhos', np.zeros((6,), np.float32), 'log_rhos must have rank 2 or'),
     ('log_rhos', np.zeros((0, 4), np.float32), 'log_rhos must have at least'),
 ])
 def test_bad_shapes_raise_naming_the_argument(name, value, message):
@@ -459,14 +461,18 @@ def test_bad_shapes_raise_naming_the_argument(name, value, message):
 
 
 @pytest.mark.parametrize('name,value,message', [
-    ('values', np.zeros((6, 4), np.float64), 'values has dtype float64'),
-    ('bootstrap_value', tf.zeros([4], tf.float64), 'bootstrap_value has dtype'),
-    ('rewards', np.zeros((6, 4), np.int32), 'rewards must be float32 or'),
+    ('values', tf.zeros([6, 4], tf.float64),
+     'values is a float64 tensor but log_rhos is a float32 tensor'),
+    ('bootstrap_value', tf.zeros([4], tf.float64),
+     'bootstrap_value is a float64 tensor'),
+    ('rewards', tf.zeros([6, 4], tf.int32), 'rewards must be float32 or'),
     ('log_rhos', tf.zeros([6, 4], tf.float16), 'log_rhos must be float32 or'),
 ])
 def test_bad_dtypes_raise_naming_the_argument(name, value, message):
+  # Tensors, which are never cast (NumPy arrays are converted).
+  inputs = {k: tf.constant(v) for k, v in _bad(name, value).items()}
   with pytest.raises(ValueError, match=message):
-    vtrace.from_importance_weights(**_bad(name, value))
+    vtrace.from_importance_weights(**inputs)
 
 
 def test_python_lists_take_the_common_dtype():
@@ -481,7 +487,8 @@ def test_python_lists_take_the_common_dtype():
     (dict(clip_rho_threshold=-1.0), 'clip_rho_threshold'),
     (dict(clip_pg_rho_threshold=float('nan')), 'clip_pg_rho_threshold'),
     (dict(lambda_=1.5), 'lambda_'),
-    (dict(lambda_=tf.zeros([2])), 'lambda_ must be a scalar'),
+    (dict(lambda_=tf.zeros([2])), r'lambda_ must have rank 0 \(a scalar\)'),
+    (dict(clip_rho_threshold=tf.ones([1])), 'clip_rho_threshold must have rank 0'),
 ])
 def test_bad_hyperparameters_raise(kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -503,8 +510,10 @@ def test_from_logits_bad_input_raises_naming_the_argument():
     vtrace.from_logits(logits, logits, actions.astype(np.float32), **inputs)
   with pytest.raises(ValueError, match='target_policy_logits must have shape'):
     vtrace.from_logits(logits[0], logits[0], actions[0], **inputs)
-  with pytest.raises(ValueError, match='behaviour_policy_logits has dtype'):
-    vtrace.from_logits(logits.astype(np.float64), logits, actions, **inputs)
+  with pytest.raises(ValueError,
+                     match='behaviour_policy_logits is a float64 tensor'):
+    vtrace.from_logits(tf.constant(logits, tf.float64), tf.constant(logits),
+                       actions, **inputs)
 
 
 def test_log_probs_from_logits_and_actions():
@@ -517,3 +526,155 @@ def test_log_probs_from_logits_and_actions():
                              rtol=1e-12, atol=1e-12)
   with pytest.raises(ValueError, match='actions must have shape'):
     vtrace.log_probs_from_logits_and_actions(logits[0, 0], actions[0, :1])
+
+
+# ----------------------------------------------------------------------------
+# Compatibility with the release: its dtypes, broadcasting and rank errors.
+# ----------------------------------------------------------------------------
+
+
+def _release_style_inputs(seq_len=5, batch_size=3):
+  """The release's test inputs: float32 arrays, discounts a float64 one."""
+  def shaped_arange(*shape):
+    return np.arange(np.prod(shape), dtype=np.float32).reshape(*shape)
+  return dict(
+      log_rhos=shaped_arange(seq_len, batch_size) / (batch_size * seq_len),
+      discounts=np.array([[0.9 / (b + 1) for b in range(batch_size)]
+                          for _ in range(seq_len)]),  # float64
+      rewards=shaped_arange(seq_len, batch_size),
+      values=shaped_arange(seq_len, batch_size) / batch_size,
+      bootstrap_value=shaped_arange(batch_size) + 1.0)
+
+
+@pytest.mark.parametrize('as_tensors', [False, True])
+def test_numpy_float64_beside_float32_is_float32_as_the_release(as_tensors):
+  inputs = _release_style_inputs()
+  assert inputs['discounts'].dtype == np.float64
+  if as_tensors:  # float32 tensors, the float64 discounts a NumPy array.
+    inputs = {k: v if v.dtype == np.float64 else tf.constant(v)
+              for k, v in inputs.items()}
+  output = vtrace.from_importance_weights(
+      **inputs, clip_rho_threshold=3.7, clip_pg_rho_threshold=2.2)
+  assert output.vs.dtype == tf.float32
+  assert output.pg_advantages.dtype == tf.float32
+  vs, pg_advantages = _vtrace_eq1(
+      **{k: np.float32(v) for k, v in _release_style_inputs().items()},
+      clip_rho_threshold=3.7, clip_pg_rho_threshold=2.2, lambda_=1.0)
+  np.testing.assert_allclose(output.vs, vs, rtol=1e-5)
+  np.testing.assert_allclose(output.pg_advantages, pg_advantages, rtol=1e-5)
+
+
+def test_from_logits_numpy_float64_beside_float32_is_float32():
+  rng = np.random.RandomState(22)
+  seq_len, batch_size, num_actions = 5, 3, 4
+  behaviour = rng.normal(size=(seq_len, batch_size, num_actions))  # float64
+  target = tf.constant(rng.normal(size=behaviour.shape), tf.float32)
+  actions = rng.randint(0, num_actions, size=(seq_len, batch_size)).astype(
+      np.int32)
+  inputs = _release_style_inputs(seq_len, batch_size)
+  del inputs['log_rhos']
+  output = vtrace.from_logits(behaviour, target, actions, **inputs)
+  for value in output:
+    assert value.dtype == tf.float32
+  log_rhos = (_softmax_log_probs(target.numpy(), actions) -
+              _softmax_log_probs(np.float32(behaviour), actions))
+  np.testing.assert_allclose(output.log_rhos, log_rhos, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('as_tensors', [False, True])
+def test_float64_throughout_stays_float64(as_tensors):
+  inputs = _inputs(6, 4, np.float64, seed=23)
+  if as_tensors:
+    inputs = {k: tf.constant(v) for k, v in inputs.items()}
+  inputs['bootstrap_value'] = np.asarray(inputs['bootstrap_value']).tolist()
+  output = vtrace.from_importance_weights(**inputs, lambda_=0.5)
+  assert output.vs.dtype == tf.float64
+  vs, pg_advantages = _vtrace_eq1(
+      **_inputs(6, 4, np.float64, seed=23), clip_rho_threshold=1.0,
+      clip_pg_rho_threshold=1.0, lambda_=0.5)
+  np.testing.assert_allclose(output.vs, vs, rtol=1e-12, atol=1e-12)
+  np.testing.assert_allclose(output.pg_advantages, pg_advantages, rtol=1e-12,
+                             atol=1e-12)
+
+
+def test_float32_arrays_beside_float64_tensors_are_float64():
+  """A float64 tensor decides; float32 arrays convert without loss."""
+  inputs = _inputs(4, 2, np.float32, seed=24)
+  inputs['values'] = tf.constant(inputs['values'], tf.float64)
+  assert vtrace.from_importance_weights(**inputs).vs.dtype == tf.float64
+
+
+def _broadcast_inputs(seed, extra=5, unit=('log_rhos', 'discounts')):
+  """log_rhos and discounts [T, B, 1]; rewards, values [T, B, K]."""
+  inputs = _inputs(7, 3, np.float32, seed=seed, extra_dims=(extra,))
+  for name in unit:
+    inputs[name] = inputs[name][..., :1]
+  return inputs
+
+
+@pytest.mark.parametrize('use_xla', [True, False])
+@pytest.mark.parametrize('unit', [('log_rhos', 'discounts'), ('log_rhos',),
+                                  ('discounts', 'rewards')])
+def test_size_one_trailing_dimensions_broadcast_as_the_release(use_xla, unit):
+  inputs = _broadcast_inputs(seed=25, unit=unit)
+  output = vtrace.from_importance_weights(
+      **inputs, clip_rho_threshold=1.5, clip_pg_rho_threshold=None,
+      use_xla=use_xla)
+  assert output.vs.shape == (7, 3, 5)
+  broadcast = {k: np.broadcast_to(v, (7, 3, 5)) if v.ndim == 3 else v
+               for k, v in inputs.items()}
+  vs, pg_advantages = _vtrace_eq1(**broadcast, clip_rho_threshold=1.5,
+                                  clip_pg_rho_threshold=None, lambda_=1.0)
+  np.testing.assert_allclose(output.vs, vs, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(output.pg_advantages, pg_advantages, rtol=1e-5,
+                             atol=1e-5)
+
+
+@pytest.mark.parametrize('use_xla', [True, False])
+def test_broadcasting_in_a_session_graph_with_unknown_dimensions(use_xla):
+  """The release's test_higher_rank_inputs_for_importance_weights, run."""
+  with tf.Graph().as_default() as graph:
+    placeholders = dict(
+        log_rhos=tf.compat.v1.placeholder(tf.float32, [None, None, 1]),
+        discounts=tf.compat.v1.placeholder(tf.float32, [None, None, 1]),
+        rewards=tf.compat.v1.placeholder(tf.float32, [None, None, 42]),
+        values=tf.compat.v1.placeholder(tf.float32, [None, None, 42]),
+        bootstrap_value=tf.compat.v1.placeholder(tf.float32, [None, 42]))
+    output = vtrace.from_importance_weights(**placeholders, use_xla=use_xla)
+    assert output.vs.shape.as_list()[-1] == 42
+    with tf.compat.v1.Session(graph=graph) as session:
+      inputs = _broadcast_inputs(seed=26, extra=42)
+      result = session.run(
+          output, {placeholders[k]: v for k, v in inputs.items()})
+      vs, _ = _vtrace_eq1(
+          **{k: np.broadcast_to(v, (7, 3, 42)) if v.ndim == 3 else v
+             for k, v in inputs.items()},
+          clip_rho_threshold=1.0, clip_pg_rho_threshold=1.0, lambda_=1.0)
+      np.testing.assert_allclose(result.vs, vs, rtol=1e-5, atol=1e-5)
+      inputs['bootstrap_value'] = inputs['bootstrap_value'][:2]
+      with pytest.raises(tf.errors.InvalidArgumentError,
+                         match='bootstrap_value must have shape'):
+        session.run(output, {placeholders[k]: v for k, v in inputs.items()})
+
+
+@pytest.mark.parametrize('changes,message', [
+    # The release's test_inconsistent_rank_inputs_for_importance_weights.
+    (dict(bootstrap_value=[None]), 'bootstrap_value must have rank 2'),
+    (dict(values=[None, None]), 'values must have rank 3'),
+    (dict(rewards=[None, None, 42, 1]), 'rewards must have rank 3'),
+    (dict(discounts=[None, None]), 'discounts must have rank 3'),
+    (dict(log_rhos=[None]), 'log_rhos must have rank 2 or more'),
+    (dict(log_rhos=None), 'log_rhos must have rank 2 or more'),
+    (dict(log_rhos=[None, None, 3]), r'log_rhos must have shape .*\[None, None, 3\]'),
+    (dict(bootstrap_value=[None, 41]), 'bootstrap_value must have shape'),
+])
+def test_inconsistent_ranks_raise_naming_the_argument(changes, message):
+  shapes = dict(log_rhos=[None, None, 1], discounts=[None, None, 1],
+                rewards=[None, None, 42], values=[None, None, 42],
+                bootstrap_value=[None, 42])
+  shapes.update(changes)
+  with tf.Graph().as_default():
+    placeholders = {k: tf.compat.v1.placeholder(tf.float32, shape)
+                    for k, shape in shapes.items()}
+    with pytest.raises(ValueError, match=message):
+      vtrace.from_importance_weights(**placeholders)
