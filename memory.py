@@ -55,11 +55,12 @@ GIB = 2.0**30
 
 def _step_specs(config):
   """The StepOutput TensorSpecs of the level set's environments."""
+  import atari_environment  # pylint: disable=g-import-not-at-top
   import environments  # pylint: disable=g-import-not-at-top
   import levels as levels_lib  # pylint: disable=g-import-not-at-top
   domain, _ = levels_lib.environment_level(config.level_set.levels[0])
   if domain == 'atari':
-    cls, kwargs = environments.PyProcessAtari, {}
+    cls, kwargs = atari_environment.PyProcessAtari, {}
   elif domain == 'dmlab':
     cls, kwargs = environments.PyProcessDmLab, {
         'config': {'width': config.width, 'height': config.height}}
