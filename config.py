@@ -62,6 +62,12 @@ flags.DEFINE_integer('actor_base_port', 8001,
 # Training.
 flags.DEFINE_integer('total_environment_frames', None,
                      'Environment frames to train for (all levels together).')
+flags.DEFINE_integer(
+    'stop_at_frames', None,
+    'Stop training (with a final checkpoint) once this many frames are done, '
+    'as if the budget ended there; the learning rate still anneals to 0 at '
+    '--total_environment_frames. Progress percent and ETA refer to it. '
+    'Default: --total_environment_frames.')
 flags.DEFINE_integer('num_actors', None, 'Number of actors.')
 flags.DEFINE_integer('envs_per_actor', None,
                      'Environments each actor steps with batched inference.')
@@ -280,7 +286,7 @@ def _check_even_suite(level_set, num_actors, envs_per_actor):
           -(-num_actors // actors_step) * actors_step, envs_per_actor))
 
 
-Config = collections.namedtuple('Config', [
+_ConfigFields = collections.namedtuple('Config', [
     'level_set', 'num_actions', 'total_environment_frames', 'num_actors',
     'envs_per_actor', 'batch_size', 'unroll_length', 'num_action_repeats',
     'network', 'core', 'use_instruction', 'entropy_cost', 'baseline_cost',
@@ -293,9 +299,26 @@ Config = collections.namedtuple('Config', [
     # Off-policy correction and replay (vtrace.py, replay.py; Table 2).
     'off_policy_correction', 'replay_proportion', 'replay_buffer_size',
     # The learner's devices (read by learner.py).
-    'learner_device', 'num_learners'],
+    'learner_device', 'num_learners',
+    # Where training stops, if before total_environment_frames (None: there).
+    'stop_at_frames'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000, 'cpu', 1))
+              'vtrace', 0., 10000, 'cpu', 1, None))
+
+
+
+class Config(_ConfigFields):
+  """The run's settings (the fields above), resolved and checked."""
+  __slots__ = ()
+
+  @property
+  def stop_frames(self):
+    """The frame count at which training stops: `--stop_at_frames` if it
+    comes before `--total_environment_frames` (which the learning rate's
+    schedule anneals over), else the whole budget."""
+    if self.stop_at_frames is None:
+      return self.total_environment_frames
+    return min(self.stop_at_frames, self.total_environment_frames)
 
 
 def resolve_learner_device(requested, num_learners, batch_size, num_gpus):
@@ -373,6 +396,8 @@ def resolve_config(level_name=None):
   check(0 <= values['decay'] < 1, '--decay must be in [0, 1).')
   check(values['epsilon'] > 0, '--epsilon must be > 0.')
   check(values['test_num_episodes'] >= 1, '--test_num_episodes must be >= 1.')
+  check(FLAGS.stop_at_frames is None or FLAGS.stop_at_frames >= 1,
+        '--stop_at_frames must be >= 1, got %s.' % FLAGS.stop_at_frames)
   _check_replay(values['replay_proportion'], values['replay_buffer_size'],
                 values['batch_size'])
   check(FLAGS.log_interval_secs > 0, '--log_interval_secs must be > 0.')
@@ -411,7 +436,7 @@ def resolve_config(level_name=None):
       pbt_member=FLAGS.pbt_member,
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs,
       learner_device=learner_device, num_learners=FLAGS.num_learners,
-      **values)
+      stop_at_frames=FLAGS.stop_at_frames, **values)
 
 
 def _check_replay(proportion, buffer_size, batch_size):

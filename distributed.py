@@ -224,7 +224,7 @@ def run_learner_task(config, logdir, cluster, server):
     # Actors blocked on the queue are released; they read the frame count
     # to tell the end of training from a learner that stops early.
     side.run(close_queue)
-    if frames >= config.total_environment_frames:
+    if frames >= config.stop_frames:
       logging.info('Training finished at frame %d; waiting up to %ds for '
                    'the actors to see it.', frames, FINISH_WAIT_SECS)
       deadline = time.monotonic() + FINISH_WAIT_SECS
@@ -381,7 +381,7 @@ class _Actor:
         except tf.errors.CancelledError:  # The learner closed the queue.
           try:
             learner_frames = int(session.run(self._num_env_frames))
-            if learner_frames >= self._config.total_environment_frames:
+            if learner_frames >= self._config.stop_frames:
               session.run(self._finished)
               logging.info('actor %d: training finished at frame %d.',
                            self._task, learner_frames)

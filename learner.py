@@ -594,7 +594,7 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
     progress.write_text('learner/devices', describe_devices(config), frames)
     try:
       session.run(stage_op)  # Fill the StagingArea.
-      while frames < config.total_environment_frames and not stop.is_set():
+      while frames < config.stop_frames and not stop.is_set():
         start = time.time()
         learner_outputs, step_probes = session.run((outputs, probes))
         times = bottleneck.StepTimes(start, time.time(), step_probes)

@@ -365,18 +365,18 @@ class Controller:
       member.frames = int(rows[-1]['frames'])
       member.fitness = row_fitness(rows[-1], self._multitask)
     member.finished = (member.frames >=
-                       self._config.total_environment_frames)
+                       self._config.stop_frames)
 
   def _check_exit(self, member):
     """After a member's process exited (its rows are read): it finished, or
     it is restarted from its checkpoint."""
     if not self._pbt.start_members:  # Started elsewhere.
       member.finished = (member.frames >=
-                         self._config.total_environment_frames)
+                         self._config.stop_frames)
       return
     code = member.process.returncode
     member.process = None
-    if member.frames >= self._config.total_environment_frames:
+    if member.frames >= self._config.stop_frames:
       member.finished = True
       logging.info('PBT: member %d finished at frame %d.', member.index,
                    member.frames)
@@ -399,7 +399,7 @@ class Controller:
     running = member.process is not None or not self._pbt.start_members
     return (running and member.fitness is not None and
             self._pbt.burn_in_frames <= member.frames <
-            self._config.total_environment_frames and
+            self._config.stop_frames and
             entry['episodes_since_evolution'] >= self._pbt.interval_episodes
             and member.applied_version() == entry['version'])
 

@@ -49,9 +49,10 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
     gpus = tf.config.list_physical_devices('GPU')
     learner_device = 'GPU:0' if gpus else 'CPU'
   lines = [
-      'Training %s from frame %d (%s) to %d frames:' % (
-          c.level_set.name, start_frames, resumed,
-          c.total_environment_frames),
+      'Training %s from frame %d (%s) to %d frames%s:' % (
+          c.level_set.name, start_frames, resumed, c.stop_frames,
+          '' if c.stop_frames == c.total_environment_frames else
+          ' (--stop_at_frames; the budget is %d)' % c.total_environment_frames),
       '  levels   %s: %d level%s (%s)' % (
           c.level_set.name, len(levels), '' if len(levels) == 1 else 's',
           c.level_set.domain),
@@ -270,8 +271,8 @@ class Progress:
     logging.info(
         'frames %d (%.3g%%)  fps %.0f  ETA %s  learner steps/s %.2f  loss %s  '
         'episodes %d  %s', frames,
-        100. * frames / self._config.total_environment_frames, fps,
-        format_duration(eta_secs(frames, self._config.total_environment_frames,
+        100. * frames / self._config.stop_frames, fps,
+        format_duration(eta_secs(frames, self._config.stop_frames,
                                  self._rates)),
         steps_per_sec, '%.3f' % stats['total_loss'] if stats else '-',
         self._episodes, self._returns_text(suite))

@@ -9,8 +9,9 @@ budget, then draws the learning curves.
 
 Each seed trains in its own `experiment.py` subprocess, one after the other,
 in `<logdir>/seed_<N>` (its console in `train.log` there); flags after `--`
-go to every run. A run is stopped cleanly (SIGINT: final checkpoint) once
-its progress.csv passes `--frames`, so the learning rate keeps the level's
+go to every run. A run stops itself with a final checkpoint at `--frames`
+(experiment.py's `--stop_at_frames`, which its progress line's percent and
+ETA refer to; a SIGINT stops it should it pass the budget otherwise), so the learning rate keeps the level's
 own schedule (annealed over `--total_environment_frames`, 200M on Atari)
 unless you pass that flag; without `--frames` a run goes to that budget
 and is marked `finished`. Rerunning the same command continues unfinished
@@ -40,7 +41,7 @@ import levels  # pylint: disable=g-import-not-at-top,wrong-import-position
 # Written in a run's logdir when it reached its own frame budget.
 _FINISHED = 'finished'
 # Flags the benchmark sets for each run itself.
-_OWN_FLAGS = ('--level_name', '--seed', '--logdir')
+_OWN_FLAGS = ('--level_name', '--seed', '--logdir', '--stop_at_frames')
 
 
 def last_frames(logdir):
@@ -53,17 +54,24 @@ def last_frames(logdir):
   return int(rows[-1]['frames']) if rows else 0
 
 
-def train_command(level_name, seed, logdir, extra_flags):
-  return [sys.executable, os.path.join(_ROOT, 'experiment.py'),
-          '--level_name=' + level_name, '--seed=%d' % seed,
-          '--logdir=' + logdir] + list(extra_flags)
+def train_command(level_name, seed, logdir, extra_flags, frames=None):
+  """experiment.py's command line; with `frames`, the run stops itself
+  there (`--stop_at_frames`: its progress percent and ETA refer to it, the
+  learning rate keeps its schedule)."""
+  return ([sys.executable, os.path.join(_ROOT, 'experiment.py'),
+           '--level_name=' + level_name, '--seed=%d' % seed,
+           '--logdir=' + logdir] +
+          (['--stop_at_frames=%d' % frames] if frames is not None else []) +
+          list(extra_flags))
 
 
-def train(command, logdir, frames, poll_secs=1.):
-  """Runs one training command until it exits or passes `frames`.
+def train(command, logdir, frames, poll_secs=1., stops_itself=False):
+  """Runs one training command until it exits or passes `frames` (a
+  SIGINT stops it there, unless the command `stops_itself` at `frames`).
 
   Returns:
-    True if the run ended by itself (its --total_environment_frames).
+    True if the run ended by itself at its --total_environment_frames
+    (not at `frames`).
   """
   os.makedirs(logdir, exist_ok=True)
   with open(os.path.join(logdir, 'train.log'), 'a') as log:
@@ -73,7 +81,8 @@ def train(command, logdir, frames, poll_secs=1.):
                                cwd=_ROOT, process_group=0)
     try:
       while process.poll() is None:
-        if frames is not None and last_frames(logdir) >= frames:
+        if (frames is not None and not stops_itself and
+            last_frames(logdir) >= frames):
           process.send_signal(signal.SIGINT)  # A clean stop: checkpoint.
           process.wait()
           return False
@@ -91,7 +100,7 @@ def train(command, logdir, frames, poll_secs=1.):
     raise RuntimeError('%s failed (exit %d); see %s' % (
         ' '.join(command), process.returncode,
         os.path.join(logdir, 'train.log')))
-  return True
+  return frames is None or last_frames(logdir) < frames
 
 
 def is_done(logdir, frames):
@@ -114,8 +123,8 @@ def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
     print('seed %d: training from frame %d in %s' % (seed, done, run_logdir),
           flush=True)
     start = time.time()
-    if train(train_command(level_name, seed, run_logdir, extra_flags),
-             run_logdir, frames):
+    if train(train_command(level_name, seed, run_logdir, extra_flags, frames),
+             run_logdir, frames, stops_itself=True):
       text = '%d\n' % last_frames(run_logdir)
       files.write_text(os.path.join(run_logdir, _FINISHED), text)
     print('seed %d: %d frames after %.0f s' % (

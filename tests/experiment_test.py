@@ -4,6 +4,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -109,6 +110,30 @@ def test_train_resume_and_test(tmp_path, level_name, frames_per_step):
   else:
     assert all(r in (-1., 1.) for r in entry['episode_returns'])
   assert 'episodes' in result.stdout  # The printed table.
+
+
+def test_stop_at_frames_stops_early_on_the_budget_s_schedule(tmp_path):
+  logdir, budget, frames_per_step = str(tmp_path / 'run'), 100000, 2 * 5
+  result = run_experiment('--level_name=catch', '--logdir=' + logdir,
+                          '--total_environment_frames=%d' % budget,
+                          '--stop_at_frames=60', *SMALL)
+  check_ok(result)
+  assert ('to 60 frames (--stop_at_frames; the budget is %d)' % budget
+          in result.stderr)
+  frames = checkpoint_frames(logdir)
+  assert 60 <= frames < 60 + frames_per_step
+  # The learning rate anneals over the budget, not to 0 at the stop.
+  row = read_progress(logdir)[-1]
+  assert float(row['learning_rate']) == pytest.approx(
+      0.002 * (1 - frames / budget), rel=0.05)
+  # The progress line's percent refers to the stop, not to the budget.
+  percents = re.findall(r'frames \d+ \(([\d.]+)%\)', result.stderr)
+  assert percents and float(percents[-1]) >= 100, result.stderr[-2000:]
+
+  check_ok(run_experiment('--level_name=catch', '--logdir=' + logdir,
+                          '--total_environment_frames=%d' % budget,
+                          '--stop_at_frames=120', *SMALL))
+  assert 120 <= checkpoint_frames(logdir) < 120 + frames_per_step
 
 
 def test_catch_learns_within_budget_and_lr_zero_does_not(tmp_path):
@@ -322,6 +347,7 @@ def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch,
     (['--logdir=/proc/impala_cannot_write_here'], 'cannot be written'),
     (['--num_learners=3'], 'does not split into --num_learners=3'),
     (['--num_learners=0'], '--num_learners must be >= 1'),
+    (['--stop_at_frames=0'], '--stop_at_frames must be >= 1'),
     (['--learner_device=gpu', '--num_learners=64', '--batch_size=64',
       '--num_actors=8'], '--num_learners=64 needs as many GPUs'),
 ])

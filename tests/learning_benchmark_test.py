@@ -63,6 +63,8 @@ def test_trains_to_budget_resumes_and_reports(tmp_path):
   first = _frames(seed_1)
   assert first[-1] >= 10000
   assert first[-1] < 150000  # Stopped at the budget, not the level's end.
+  with open(os.path.join(seed_1, 'train.log')) as f:  # It stopped itself.
+    assert 'to 10000 frames (--stop_at_frames; the budget is' in f.read()
 
   result = _run('--frames=60000', '--seeds=1,2', *common)
   assert result.returncode == 0, result.stderr[-3000:]
