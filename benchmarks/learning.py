@@ -110,25 +110,32 @@ def is_done(logdir, frames):
   return last_frames(logdir) >= frames
 
 
+def train_unless_done(name, command, run_logdir, frames, stops_itself=False):
+  """Trains one run named `name` unless it is done; marks it finished when
+  it ends by itself (`train` says how it stops at `frames`)."""
+  done = last_frames(run_logdir)
+  if is_done(run_logdir, frames):
+    print('%s: done (%d frames) in %s' % (name, done, run_logdir))
+    return
+  print('%s: training from frame %d in %s' % (name, done, run_logdir),
+        flush=True)
+  start = time.time()
+  if train(command, run_logdir, frames, stops_itself=stops_itself):
+    text = '%d\n' % last_frames(run_logdir)
+    files.write_text(os.path.join(run_logdir, _FINISHED), text)
+  print('%s: %d frames after %.0f s' % (
+      name, last_frames(run_logdir), time.time() - start), flush=True)
+
+
 def run_benchmark(level_name, frames, seeds, logdir, extra_flags,
                   thresholds=None, network='shallow'):
   """Trains the unfinished seeds, then writes the curves; returns their
   paths."""
   logdirs = [os.path.join(logdir, 'seed_%d' % seed) for seed in seeds]
   for seed, run_logdir in zip(seeds, logdirs):
-    done = last_frames(run_logdir)
-    if is_done(run_logdir, frames):
-      print('seed %d: done (%d frames) in %s' % (seed, done, run_logdir))
-      continue
-    print('seed %d: training from frame %d in %s' % (seed, done, run_logdir),
-          flush=True)
-    start = time.time()
-    if train(train_command(level_name, seed, run_logdir, extra_flags, frames),
-             run_logdir, frames, stops_itself=True):
-      text = '%d\n' % last_frames(run_logdir)
-      files.write_text(os.path.join(run_logdir, _FINISHED), text)
-    print('seed %d: %d frames after %.0f s' % (
-        seed, last_frames(run_logdir), time.time() - start), flush=True)
+    command = train_command(level_name, seed, run_logdir, extra_flags, frames)
+    train_unless_done('seed %d' % seed, command, run_logdir, frames,
+                      stops_itself=True)
   return curves.write_curves(logdirs, logdir, thresholds, network)
 
 
