@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 
-from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -44,13 +43,7 @@ CATCH_FLAGS = {
 }
 
 
-@pytest.fixture
-def parsed_flags():
-  saved = flags.FLAGS.flag_values_dict()
-  flags.FLAGS(['experiment.py'])
-  yield flags.FLAGS
-  for name, value in saved.items():
-    setattr(flags.FLAGS, name, value)
+parsed_flags = experiment_test.parsed_flags  # The fixture.
 
 
 def catch_config(agent, **overrides):

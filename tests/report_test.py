@@ -220,14 +220,20 @@ def test_cli_atari57_two_runs_with_missing_levels(tmp_path):
   assert png != b''
 
 
-def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
+def _dmlab30_paper_report(tmp_path, agent):
+  """comparison.md of a dmlab30 run of `agent` that scored Table B.1's
+  IMPALA returns (3 episodes a level), through the CLI."""
   returns = {level: [row['impala_deep_pbt']] * 3
              for level, row in dmlab30.PAPER_SCORES.items()}
   path = _write(tmp_path, 'run', test_results.make_test_results(
-      'dmlab30', 'dmlab', _DEEP_LSTM_MULTITASK, 10**10, returns))
+      'dmlab30', 'dmlab', agent, 10**10, returns))
   proc = _run_cli('--results', path, '--output', str(tmp_path / 'out'))
   assert proc.returncode == 0, proc.stderr
-  markdown = (tmp_path / 'out' / 'comparison.md').read_text()
+  return (tmp_path / 'out' / 'comparison.md').read_text()
+
+
+def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
+  markdown = _dmlab30_paper_report(tmp_path, _DEEP_LSTM_MULTITASK)
   rows = _table_rows(markdown)
   assert [k for k in rows if k.startswith('`')] == [
       '`%s`' % level for level in dmlab30.TEST_LEVELS]
@@ -444,13 +450,7 @@ def test_a3c_runs_compare_with_the_papers_suite_figures(tmp_path):
   # DMLab-30, deep, multi-task: Table 3's 23.8% in the suite row.
   dmlab_agent = {'network': 'deep', 'core': 'lstm', 'multitask': True,
                  'architecture': 'a3c'}
-  returns = {level: [row['impala_deep_pbt']] * 3
-             for level, row in dmlab30.PAPER_SCORES.items()}
-  path = _write(tmp_path, 'dmlab', test_results.make_test_results(
-      'dmlab30', 'dmlab', dmlab_agent, 10**9, returns))
-  proc = _run_cli('--results', path, '--output', str(tmp_path / 'out'))
-  assert proc.returncode == 0, proc.stderr
-  markdown = (tmp_path / 'out' / 'comparison.md').read_text()
+  markdown = _dmlab30_paper_report(tmp_path / 'dmlab', dmlab_agent)
   (suite,) = [cells for key, cells in _table_rows(markdown).items()
               if 'mean capped' in key]
   assert suite[3] == '**50.1**' and suite[5] == 'printed 23.8'
