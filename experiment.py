@@ -13,7 +13,9 @@ between the actors' policies and its own with V-trace (section 4) and
 updates with RMSProp. On one machine the actors are threads of this process,
 each stepping `envs_per_actor` environments with batched inference; with
 `--job_name`, learner and actors are separate processes linked by
-TensorFlow's gRPC runtime (distributed.py).
+TensorFlow's gRPC runtime (distributed.py). `--agent=a3c`, `a2c_sync_step`
+or `a2c_sync_traj` trains the paper's baselines instead (a3c.py, a2c.py;
+docs/baselines.md), with the same networks, losses, update and progress.
 """
 
 import collections
