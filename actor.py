@@ -144,10 +144,10 @@ def build_actor(agent, env, level_names, unroll_length):
                                          agent_outputs))
 
 
-def make_agent(config):
+def make_agent(config, name='agent'):
   return networks.Agent(config.num_actions, torso=config.network,
                         core=config.core,
-                        use_instruction=config.use_instruction)
+                        use_instruction=config.use_instruction, name=name)
 
 
 def build_actors(agent, config, num_actors, first_actor=0, is_test=False):

@@ -34,6 +34,8 @@ import vtrace  # pylint: disable=g-import-not-at-top,wrong-import-position
 # Flags. `None` means: the default of the level's domain (DOMAIN_DEFAULTS).
 
 FLAGS = flags.FLAGS
+# --agent: IMPALA and the paper's baselines in the same code (Table 1).
+AGENTS = ('impala', 'a3c', 'a2c_sync_step', 'a2c_sync_traj')
 DMLAB30_EXPERT = 'dmlab30 expert'  # DOMAIN_DEFAULTS key: one DMLab-30 level.
 
 flags.DEFINE_string('logdir', '/tmp/impala/agent',
@@ -77,6 +79,13 @@ flags.DEFINE_integer('num_action_repeats', None, 'Frames per agent step.')
 flags.DEFINE_integer('seed', 1, 'Random seed.')
 
 # Agent.
+flags.DEFINE_enum('agent', 'impala', AGENTS,
+                  'Architecture (paper Table 1; docs/baselines.md): impala '
+                  '(actors, queue, V-trace learner), a3c (asynchronous '
+                  'workers, one environment each, Hogwild RMSProp), '
+                  'a2c_sync_step (batched A2C, one inference over all '
+                  'environments per step) or a2c_sync_traj (batched A2C, '
+                  'each actor unrolls on its own, the update waits for all).')
 flags.DEFINE_enum('network', None, ['shallow', 'deep'], 'Torso (Figure 3).')
 flags.DEFINE_enum('core', None, ['lstm', 'feedforward'], 'Core.')
 
@@ -301,10 +310,11 @@ _ConfigFields = collections.namedtuple('Config', [
     # The learner's devices (read by learner.py).
     'learner_device', 'num_learners',
     # Where training stops, if before total_environment_frames (None: there).
-    'stop_at_frames'],
+    'stop_at_frames',
+    # The architecture (experiment.py, a3c.py, a2c.py; Table 1).
+    'agent'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000, 'cpu', 1, None))
-
+              'vtrace', 0., 10000, 'cpu', 1, None, 'impala'))
 
 
 class Config(_ConfigFields):
@@ -383,6 +393,9 @@ def resolve_config(level_name=None):
     if not condition:
       raise ValueError(message)
 
+  values['agent'] = FLAGS.agent
+  if FLAGS.agent != 'impala':
+    _resolve_baseline(values, check)
   for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
                'batch_size', 'unroll_length', 'num_action_repeats'):
     check(values[name] >= 1, '--%s must be >= 1, got %s.' % (name,
@@ -437,6 +450,42 @@ def resolve_config(level_name=None):
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs,
       learner_device=learner_device, num_learners=FLAGS.num_learners,
       stop_at_frames=FLAGS.stop_at_frames, **values)
+
+
+def _resolve_baseline(values, check):
+  """--agent=a3c or a2c_*: one machine, one learner, on-policy n-step returns
+  (the `none` correction, behaviour = target policy, no replay), and the
+  batch it implies (A3C: each worker's own trajectory; A2C: every
+  environment's). An explicit --batch_size must equal it."""
+  agent = values['agent']
+  check(values['replay_proportion'] == 0,
+        '--agent=%s learns on-policy: leave out --replay_proportion (replay '
+        'is IMPALA\'s, Table 2).' % agent)
+  check(FLAGS.num_learners == 1,
+        '--agent=%s has one learner: leave out --num_learners.' % agent)
+  check(values['off_policy_correction'] == 'vtrace',
+        '--agent=%s uses on-policy n-step returns, no correction: leave out '
+        '--off_policy_correction.' % agent)
+  check(FLAGS.task < 0,
+        '--agent=%s runs on one machine: leave out --task and --job_name '
+        '(distributed training is IMPALA\'s).' % agent)
+  values['off_policy_correction'] = 'none'
+  num_envs = values['num_actors'] * values['envs_per_actor']
+  batch_size = 1 if agent == 'a3c' else num_envs
+  check(FLAGS.batch_size is None or FLAGS.batch_size == batch_size,
+        '--agent=%s: --batch_size=%s must be %d (%s), or left out.' % (
+            agent, FLAGS.batch_size, batch_size,
+            'each worker updates with its own trajectory' if agent == 'a3c'
+            else '--num_actors x --envs_per_actor: every environment\'s '
+            'trajectory in each update'))
+  values['batch_size'] = batch_size
+
+
+def check_impala_only(config, program):
+  """distributed.py and pbt.py run IMPALA only: ValueError otherwise."""
+  if config.agent != 'impala':
+    raise ValueError('%s runs --agent=impala only, not --agent=%s: use '
+                     'experiment.py.' % (program, config.agent))
 
 
 def _check_replay(proportion, buffer_size, batch_size):

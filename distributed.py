@@ -614,6 +614,7 @@ def main(argv):
   console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
     config = config_lib.resolve_config()
+    config_lib.check_impala_only(config, 'distributed.py')
     config_lib.check_logdir(FLAGS.logdir)
     config_lib.check_memory(config)
     if FLAGS.task < 0 and FLAGS.mode != 'train':

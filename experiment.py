@@ -13,7 +13,9 @@ between the actors' policies and its own with V-trace (section 4) and
 updates with RMSProp. On one machine the actors are threads of this process,
 each stepping `envs_per_actor` environments with batched inference; with
 `--job_name`, learner and actors are separate processes linked by
-TensorFlow's gRPC runtime (distributed.py).
+TensorFlow's gRPC runtime (distributed.py). `--agent=a3c`, `a2c_sync_step`
+or `a2c_sync_traj` trains the paper's baselines instead (a3c.py, a2c.py;
+docs/baselines.md), with the same networks, losses, update and progress.
 """
 
 import collections
@@ -32,6 +34,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import a2c
+import a3c
 import actor as actor_lib
 import checkpoints
 import distributed
@@ -68,17 +72,29 @@ def build_training(config):
 
 
 def train(config, logdir):
-  """Single-machine training: actor threads, the queue and the learner."""
+  """Single-machine training: actor threads, the queue and the learner;
+  or the baselines of --agent (a3c.py, a2c.py) with the same learner loop."""
   with tf.Graph().as_default():
     tf.compat.v1.set_random_seed(config.seed)
-    graph = build_training(config)
-    tf.compat.v1.train.add_queue_runner(
-        tf.compat.v1.train.QueueRunner(graph.queue, graph.enqueue_ops))
+    run_steps, num_threads = None, config.num_actors
+    if config.agent == 'impala':
+      graph = build_training(config)
+      tf.compat.v1.train.add_queue_runner(
+          tf.compat.v1.train.QueueRunner(graph.queue, graph.enqueue_ops))
+      stage_op, outputs = graph.stage_op, graph.outputs
+    elif config.agent == 'a3c':
+      graph = a3c.build_workers(config)
+      stage_op, outputs = graph.stage_op, None
+      run_steps = a3c.make_run_steps(graph.workers, config.stop_frames)
+      num_threads = len(graph.workers)
+    else:
+      _, stage_op, outputs = a2c.build_training(config)
     learner_lib.run_learner(
-        config, logdir, graph.stage_op, graph.outputs,
+        config, logdir, stage_op, outputs,
         hooks=[py_process.PyProcessHook()] +
         population.member_hooks(config, logdir),
-        session_config=learner_lib.session_config(config.num_actors, config))
+        session_config=learner_lib.session_config(num_threads, config),
+        run_steps=run_steps)
 
 
 def build_test(config):
@@ -148,6 +164,8 @@ def test(config, logdir):
 
   agent = dict(network=config.network, core=config.core,
                multitask=level_set.multitask)
+  if config.agent != 'impala':  # The paper's baselines (docs/baselines.md).
+    agent['architecture'] = config.agent
   if os.path.exists(os.path.join(logdir, population.REQUEST_FILE)):
     agent['pbt'] = True  # A member of a pbt.py population.
   results = test_results.make_test_results(

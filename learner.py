@@ -219,25 +219,37 @@ def compute_diagnostics(learner_outputs, losses):
       mean_value=tf.reduce_mean(baseline))
 
 
-def apply_gradients(gradients, variables, num_frames, config,
-                    hyperparameters=None):
-  """Clips the gradients' global norm and applies RMSProp with the learning
-  rate annealed linearly to 0 over the frame budget.
+def make_optimizer(config, hyperparameters=None):
+  """RMSProp with the learning rate annealed linearly to 0 over the frame
+  budget: (optimizer, learning_rate).
 
   The annealing factor is (1 - frames / total_environment_frames) of this
   learner's own frame counter, times the current base learning rate (a
-  variable under population-based training).
-
-  Returns:
-    (the frame counter incremented by `num_frames` after the update, stats).
+  variable under population-based training). A3C's workers share one, and so
+  its slots (a3c.py).
   """
   hyperparameters = hyperparameters or constant_hyperparameters(config)
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
   learning_rate = tf.compat.v1.train.polynomial_decay(
       hyperparameters.learning_rate, num_env_frames,
       config.total_environment_frames, 0.)
-  optimizer = tf.compat.v1.train.RMSPropOptimizer(
-      learning_rate, config.decay, config.momentum, hyperparameters.epsilon)
+  return tf.compat.v1.train.RMSPropOptimizer(
+      learning_rate, config.decay, config.momentum,
+      hyperparameters.epsilon), learning_rate
+
+
+def apply_gradients(gradients, variables, num_frames, config,
+                    hyperparameters=None, optimizer=None):
+  """Clips the gradients' global norm and applies RMSProp (make_optimizer's,
+  or `optimizer`, a pair from it).
+
+  Returns:
+    (the frame counter incremented by `num_frames` after the update, stats).
+  """
+  hyperparameters = hyperparameters or constant_hyperparameters(config)
+  num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+  optimizer, learning_rate = optimizer or make_optimizer(config,
+                                                         hyperparameters)
   gradient_norm = tf.linalg.global_norm(gradients)
   stats = dict(learning_rate=learning_rate, gradient_norm=gradient_norm)
   if config.gradient_clipping > 0:
@@ -401,7 +413,8 @@ def build_replicas(agent, parts, config, replica_fn=replica_gradients):
   return gradients, stats, level_name, env_outputs
 
 
-def build_learner(agent, data, config, replica_fn=replica_gradients):
+def build_learner(agent, data, config, replica_fn=replica_gradients,
+                  optimizer=None, variables=None):
   """Unrolls the agent over the batch, computes V-trace and updates.
 
   With `num_learners` K > 1, in-graph data parallelism: each of K replicas
@@ -414,6 +427,11 @@ def build_learner(agent, data, config, replica_fn=replica_gradients):
       or the list of its K parts from stage().
     config: Config.
     replica_fn: as in build_replicas.
+    optimizer: (optimizer, learning_rate) from make_optimizer; None: a new
+      one. A3C's workers share one (a3c.py).
+    variables: the variables updated with the gradients of
+      agent.trainable_variables; None: those. An A3C worker's gradients of
+      its local copy update the shared parameters.
 
   Returns:
     LearnerOutputs; running `num_env_frames` trains one step. With replay
@@ -435,9 +453,9 @@ def build_learner(agent, data, config, replica_fn=replica_gradients):
           lambda t: t if t is None else t[:, :-num_replayed], env_outputs)
     with tf.device(learner_devices(config)[0]):
       num_env_frames_and_train, update_stats = apply_gradients(
-          gradients, agent.trainable_variables,
+          gradients, variables or agent.trainable_variables,
           tf.size(env_outputs.done) * config.num_action_repeats, config,
-          hyperparameters)
+          hyperparameters, optimizer)
   stats.update(update_stats)
   return LearnerOutputs(level_name, env_outputs.info, env_outputs.done,
                         num_env_frames_and_train, stats)
@@ -571,11 +589,16 @@ def stop_on_signals():
 
 
 def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
-                master=''):
+                master='', run_steps=None):
   """The learner's loop: train until the frame budget, report progress and
-  where the time goes (bottleneck.py)."""
+  where the time goes (bottleneck.py).
+
+  `run_steps(session, progress, stop, frames) -> frames`, if given, runs the
+  steps instead (A3C's workers, a3c.py); `outputs` is then its business.
+  """
   num_env_frames = tf.compat.v1.train.get_or_create_global_step()
-  probes = bottleneck.learner_probes(stage_op, outputs.num_env_frames)
+  probes = None if run_steps else bottleneck.learner_probes(
+      stage_op, outputs.num_env_frames)
   checkpoints.prepare_resume(logdir)
   with checkpoints.write_failures_end_the_run(logdir), \
       stop_on_signals() as stop, \
@@ -593,8 +616,12 @@ def run_learner(config, logdir, stage_op, outputs, hooks, session_config,
                                      config.log_interval_secs)
     progress.write_text('learner/devices', describe_devices(config), frames)
     try:
-      session.run(stage_op)  # Fill the StagingArea.
-      while frames < config.stop_frames and not stop.is_set():
+      if run_steps:
+        frames = run_steps(session, progress, stop, frames)
+      else:
+        session.run(stage_op)  # Fill the StagingArea.
+      while (not run_steps and frames < config.stop_frames and
+             not stop.is_set()):
         start = time.time()
         learner_outputs, step_probes = session.run((outputs, probes))
         times = bottleneck.StepTimes(start, time.time(), step_probes)

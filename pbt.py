@@ -581,6 +581,7 @@ def main(argv):
   console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
     config = config_lib.resolve_config()
+    config_lib.check_impala_only(config, 'pbt.py')
     pbt_config = config_lib.resolve_pbt_config(config)
     config_lib.check_logdir(FLAGS.logdir)
     # Absolute: members and their copies' paths do not depend on a cwd.

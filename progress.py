@@ -30,6 +30,14 @@ import scores
 ETA_WINDOW_SECS = 60.
 
 
+# describe_run's words for the paper's baselines (--agent, Table 1).
+AGENT_WORDS = {
+    'a3c': '; A3C: asynchronous workers, one environment each (a3c.py)',
+    'a2c_sync_step': '; batched A2C, synchronous steps (a2c.py)',
+    'a2c_sync_traj': '; batched A2C, synchronous trajectories (a2c.py)',
+}
+
+
 def describe_run(config, logdir, start_frames, learner_device='', master=''):
   """The run's resolved configuration: one block, printed before training.
 
@@ -56,8 +64,8 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
       '  levels   %s: %d level%s (%s)' % (
           c.level_set.name, len(levels), '' if len(levels) == 1 else 's',
           c.level_set.domain),
-      '  agent    %s network, %s core, %d actions' % (c.network, c.core,
-                                                     c.num_actions),
+      '  agent    %s network, %s core, %d actions%s' % (
+          c.network, c.core, c.num_actions, AGENT_WORDS.get(c.agent, '')),
       '  actors   %d x %d environments, unroll %d, %d frame%s per step' % (
           c.num_actors, c.envs_per_actor, c.unroll_length,
           c.num_action_repeats, '' if c.num_action_repeats == 1 else 's'),

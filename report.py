@@ -177,10 +177,10 @@ def build_comparison(runs, paper_column=None):
   return Comparison(runs=runs, domain=domain, agent=agent,
                     paper_column=column, paper_note=note, rows=rows,
                     missing=missing, suite=_build_suite(domain, runs, rows,
-                                                        column))
+                                                        column, agent))
 
 
-def _build_suite(domain, runs, rows, column):
+def _build_suite(domain, runs, rows, column, agent=None):
   suites = {scores.suite_of(domain, row.key) for row in rows}
   if len(suites) != 1 or None in suites:
     return None
@@ -213,6 +213,12 @@ def _build_suite(domain, runs, rows, column):
       paper_mean_printed = atari57.PAPER_SUITE_SCORES[column]['mean']
     else:
       paper_printed = dmlab30.PAPER_SUITE_SCORES[column]
+  reference = scores.baseline_suite_reference(domain, agent or {})
+  if reference and evaluated:  # A3C: the paper's suite figure, printed only.
+    if reference[1] == 'mean_hns' and name == scores.ATARI57:
+      paper_mean_printed = reference[2]
+    elif reference[1] == metric:
+      paper_printed = reference[2]
   return Suite(name=name, metric=metric, value=value, se_runs=se_runs,
                num_runs=len(per_run), num_levels=len(evaluated),
                suite_size=size, paper_same_levels=paper_same,
@@ -360,9 +366,30 @@ def render_markdown(comparison):
                  'paper\'s row labels and scored with the release\'s values, '
                  'so the full-suite "Paper" value is 50.1% rather than the '
                  'printed 49.4% (44.5% Experts -> 45.7%).')
+  lines += baseline_notes(c)
   lines += differences_from_paper(c)
   lines.append('')
   return '\n'.join(lines)
+
+
+def baseline_notes(comparison):
+  """Notes on runs of the paper's baselines (--agent; markdown lines)."""
+  c = comparison
+  architecture = c.agent.get('architecture', 'impala')
+  if architecture == 'impala':
+    return []
+  if architecture != 'a3c':
+    return ['- **Batched A2C (%s): the paper publishes no scores** (Table 1 '
+            'gives its throughput only); there is nothing to compare '
+            'against.' % architecture]
+  reference = scores.baseline_suite_reference(c.domain, c.agent)
+  return ['- **A3C: the paper gives no per-level A3C scores.** %s' % (
+      'Its suite figure, %s: %s%%, is the "printed" value in the suite row '
+      '(for the whole suite; ours over the levels evaluated).' % (
+          reference[0], _fmt(reference[2])) if reference else
+      'Its suite figures (Table 3 "A3C, deep" on DMLab-30: 23.8%; Table 4 '
+      '"A3C, shallow/deep, experts" on Atari-57: mean HNS 285.9%/503.6%) '
+      'are for other agent variants than these runs.')]
 
 
 # The paper's agents trained with population-based training (Appendix F):
@@ -406,7 +433,9 @@ def _summary_row(label, value, se_runs, paper_same, paper_printed, multi,
     cells.append('± ' + _fmt(se_runs) if se_runs is not None else '—')
   cells.append('**%s**' % _fmt(value) if value is not None else '—')
   cells.append('')
-  if column is None:
+  if column is None and paper_printed is not None:  # A3C: suite figures only.
+    cells.append('printed %s' % _fmt(paper_printed))
+  elif column is None:
     cells.append('not published')
   else:
     printed = ('printed %s' % _fmt(paper_printed)

@@ -23,6 +23,10 @@ Paper column for each agent variant (`choose_paper_column`):
   * one DMLab-30 level, deep: Table B.1 'Experts';
   * anything else (shallow DMLab, shallow multi-task Atari, catch, DMLab
     levels outside DMLab-30): no published per-level scores.
+The paper's baselines (`"architecture"` in the agent, --agent) have no
+per-level scores in the paper: A3C has suite-level figures only
+(`baseline_suite_reference`: Table 3 "A3C, deep" on DMLab-30, Table 4 "A3C,
+shallow/deep, experts" on Atari-57), batched A2C none.
 """
 
 import collections
@@ -256,6 +260,14 @@ def choose_paper_column(domain, agent, level_name=None):
   multitask = agent.get('multitask')
   if multitask is None:
     multitask = level_name in (ATARI57, DMLAB30)
+  architecture = agent.get('architecture', 'impala')
+  if architecture == 'a3c':
+    return None, ('the paper gives no per-level A3C scores, only suite '
+                  'figures (Table 3 "A3C, deep" on DMLab-30; Table 4 "A3C, '
+                  'shallow/deep, experts" on Atari-57)')
+  if architecture != 'impala':
+    return None, ('the paper publishes no scores for batched A2C (%s): '
+                  'Table 1 gives its throughput only' % architecture)
   if domain == 'catch':
     return None, 'the paper publishes no scores for catch'
   if domain == 'atari':
@@ -274,6 +286,27 @@ def choose_paper_column(domain, agent, level_name=None):
                   'network (Table B.1); agent network: %r' % network)
   column = 'impala_deep_pbt' if multitask else 'impala_experts_deep'
   return column, PAPER_COLUMN_TITLES[column]
+
+
+# The paper's suite-level A3C figures (no per-level ones exist):
+# {(domain, network, multitask): (source, metric, value in %)}.
+A3C_SUITE_SCORES = {
+    ('dmlab', 'deep', True): ('Table 3 "A3C, deep"', MEAN_CAPPED_HNS, 23.8),
+    ('atari', 'shallow', False): ('Table 4 "A3C, shallow, experts"',
+                                  'mean_hns', 285.9),
+    ('atari', 'deep', False): ('Table 4 "A3C, deep, experts"', 'mean_hns',
+                               503.6),
+}
+
+
+def baseline_suite_reference(domain, agent):
+  """The paper's suite figure for an `a3c` agent variant: (source, metric,
+  value), metric MEAN_CAPPED_HNS or 'mean_hns' (Table 4's mean); None where
+  the paper gives none (other architectures and variants)."""
+  if agent.get('architecture') != 'a3c':
+    return None
+  return A3C_SUITE_SCORES.get((domain, agent.get('network'),
+                               bool(agent.get('multitask'))))
 
 
 def paper_columns(domain):

@@ -19,7 +19,9 @@ scores.py's `level_summaries` and `suite_summary`), read it back with
     }
 
 Level keys are scores.py's. A results file of a pbt.py member also has
-`"pbt": true` in "agent".
+`"pbt": true` in "agent"; one of the paper's baselines (experiment.py
+--agent=a3c, a2c_sync_step or a2c_sync_traj) has `"architecture": "a3c"`
+etc. there (IMPALA's, and older files, have none).
 """
 
 import collections

@@ -350,6 +350,18 @@ def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch,
     (['--stop_at_frames=0'], '--stop_at_frames must be >= 1'),
     (['--learner_device=gpu', '--num_learners=64', '--batch_size=64',
       '--num_actors=8'], '--num_learners=64 needs as many GPUs'),
+    # The paper's baselines (--agent, docs/baselines.md).
+    (['--agent=a3c', '--replay_proportion=0.5'],
+     '--agent=a3c learns on-policy: leave out --replay_proportion'),
+    (['--agent=a2c_sync_step', '--num_learners=2'],
+     '--agent=a2c_sync_step has one learner'),
+    (['--agent=a2c_sync_traj', '--off_policy_correction=none'],
+     'leave out --off_policy_correction'),
+    (['--agent=a3c', '--task=0', '--job_name=actor'],
+     '--agent=a3c runs on one machine'),
+    (['--agent=a2c_sync_traj', '--num_actors=2', '--envs_per_actor=4',
+      '--batch_size=4'], '--agent=a2c_sync_traj: --batch_size=4 must be 8'),
+    (['--agent=a3c', '--batch_size=4'], '--agent=a3c: --batch_size=4 must be 1'),
 ])
 def test_bad_input_is_a_one_line_error_before_any_process(args, message,
                                                           tmp_path):

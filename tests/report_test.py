@@ -220,14 +220,20 @@ def test_cli_atari57_two_runs_with_missing_levels(tmp_path):
   assert png != b''
 
 
-def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
+def _dmlab30_paper_report(tmp_path, agent):
+  """comparison.md of a dmlab30 run of `agent` that scored Table B.1's
+  IMPALA returns (3 episodes a level), through the CLI."""
   returns = {level: [row['impala_deep_pbt']] * 3
              for level, row in dmlab30.PAPER_SCORES.items()}
   path = _write(tmp_path, 'run', test_results.make_test_results(
-      'dmlab30', 'dmlab', _DEEP_LSTM_MULTITASK, 10**10, returns))
+      'dmlab30', 'dmlab', agent, 10**10, returns))
   proc = _run_cli('--results', path, '--output', str(tmp_path / 'out'))
   assert proc.returncode == 0, proc.stderr
-  markdown = (tmp_path / 'out' / 'comparison.md').read_text()
+  return (tmp_path / 'out' / 'comparison.md').read_text()
+
+
+def test_cli_dmlab30_paper_scores_round_trip(tmp_path):
+  markdown = _dmlab30_paper_report(tmp_path, _DEEP_LSTM_MULTITASK)
   rows = _table_rows(markdown)
   assert [k for k in rows if k.startswith('`')] == [
       '`%s`' % level for level in dmlab30.TEST_LEVELS]
@@ -411,3 +417,59 @@ def test_suite_runs_without_pbt_say_so_for_both_suites(tmp_path):
   assert pbt_note not in notes(
       'atari/pong', 'atari', dict(_DEEP_MULTITASK, multitask=False),
       {'pong': [1.0]})
+
+
+# ---------------------------------------------------------------------------
+# The paper's baselines (--agent): A3C's suite figures, batched A2C's none.
+
+
+def test_a3c_runs_compare_with_the_papers_suite_figures(tmp_path):
+  agent = {'network': 'shallow', 'core': 'feedforward', 'multitask': False,
+           'architecture': 'a3c'}
+  paths = [_write(tmp_path, game, test_results.make_test_results(
+      'atari/' + game, 'atari', agent, 1, {game: [10.0, 30.0]}))
+           for game in ('pong', 'breakout')]
+  comparison = report.build_comparison(
+      [test_results.load_results(p) for p in paths])
+  assert comparison.paper_column is None
+  assert 'no per-level A3C scores' in comparison.paper_note
+  assert all(row.paper is None for row in comparison.rows)
+  assert comparison.suite.paper_mean_printed == 285.9  # Table 4.
+  assert comparison.suite.paper_printed is None  # Table 4's median: none.
+  markdown = report.render_markdown(comparison)
+  rows = _table_rows(markdown)
+  assert rows['`atari/pong`'][-3] == 'not published'
+  (mean,) = [cells for key, cells in rows.items() if 'mean HNS' in key]
+  assert mean[6] == 'printed 285.9'  # Two runs: an extra column.
+  assert 'the paper gives no per-level A3C scores' in markdown
+  assert 'Table 4 "A3C, shallow, experts": 285.9%' in markdown
+  # A deep network: Table 4's deep experts.
+  deep = dict(agent, network='deep')
+  assert scores.baseline_suite_reference('atari', deep)[2] == 503.6
+
+  # DMLab-30, deep, multi-task: Table 3's 23.8% in the suite row.
+  dmlab_agent = {'network': 'deep', 'core': 'lstm', 'multitask': True,
+                 'architecture': 'a3c'}
+  markdown = _dmlab30_paper_report(tmp_path / 'dmlab', dmlab_agent)
+  (suite,) = [cells for key, cells in _table_rows(markdown).items()
+              if 'mean capped' in key]
+  assert suite[3] == '**50.1**' and suite[5] == 'printed 23.8'
+  assert 'Table 3 "A3C, deep": 23.8%' in markdown
+
+
+@pytest.mark.parametrize('architecture', ['a2c_sync_step', 'a2c_sync_traj'])
+def test_batched_a2c_has_no_published_scores(tmp_path, architecture):
+  agent = {'network': 'deep', 'core': 'feedforward', 'multitask': False,
+           'architecture': architecture}
+  path = _write(tmp_path, 'pong', test_results.make_test_results(
+      'atari/pong', 'atari', agent, 1, {'pong': [10.0, 12.0]}))
+  comparison = report.build_comparison([test_results.load_results(path)])
+  assert comparison.paper_column is None
+  assert 'no scores for batched A2C' in comparison.paper_note
+  markdown = report.render_markdown(comparison)
+  assert 'the paper publishes no scores**' in markdown
+  assert 'not published' in markdown
+  # Old files (no "architecture") still choose IMPALA's column.
+  old = dict(agent)
+  del old['architecture']
+  assert scores.choose_paper_column('atari', old)[0] == 'impala_deep_experts'
