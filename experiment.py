@@ -19,7 +19,6 @@ docs/baselines.md), with the same networks, losses, update and progress.
 """
 
 import collections
-import json
 import os
 import sys
 import threading
@@ -39,7 +38,6 @@ import a3c
 import actor as actor_lib
 import checkpoints
 import distributed
-import files
 import learner as learner_lib
 import levels as levels_lib
 import population
@@ -171,7 +169,7 @@ def test(config, logdir):
   results = test_results.make_test_results(
       level_set.name, level_set.domain, agent, frames, returns)
   path = os.path.join(logdir, 'test_results.json')
-  files.write_text(path, json.dumps(results, indent=2) + '\n')
+  test_results.write_test_results(path, results)
   print_test_table(results)
   logging.info('Wrote %s', path)
   return results

@@ -32,6 +32,7 @@ import os
 
 import numpy as np
 
+import files
 import scores
 
 FORMAT = 'impala-tf/test_results/v1'
@@ -102,13 +103,12 @@ def make_test_results(level_name, domain, agent, frames, level_returns):
 
 
 def write_test_results(path, results):
-  """Writes a `make_test_results` dict as JSON (creating parent folders)."""
+  """Writes a `make_test_results` dict as JSON (creating parent folders),
+  atomically: a reader never sees half a file."""
   directory = os.path.dirname(path)
   if directory:
     os.makedirs(directory, exist_ok=True)
-  with open(path, 'w') as f:
-    json.dump(results, f, indent=2, allow_nan=False)
-    f.write('\n')
+  files.write_text(path, json.dumps(results, indent=2, allow_nan=False) + '\n')
 
 
 # ----------------------------------------------------------------------------
