@@ -36,6 +36,42 @@ import vtrace  # pylint: disable=g-import-not-at-top,wrong-import-position
 FLAGS = flags.FLAGS
 # --agent: IMPALA and the paper's baselines in the same code (Table 1).
 AGENTS = ('impala', 'a3c', 'a2c_sync_step', 'a2c_sync_traj')
+
+# --small_machine: settings for one Atari game on a 2-4 core machine, chosen
+# by a search on Pong at equal frame budgets (docs/results.md#small-machine-
+# search). They change settings only, not the algorithm; the paper's stay the
+# defaults (DOMAIN_DEFAULTS).
+SMALL_MACHINE = collections.OrderedDict(
+    batch_size=8, envs_per_actor=8, epsilon=1e-4)
+# make train suggests the switch on machines with at most this many cores.
+SMALL_MACHINE_MAX_CORES = 4
+# What the search measured (docs/results.md#small-machine-search).
+SMALL_MACHINE_GAIN = 'about twice as fast per frame'
+
+
+def small_machine_flags():
+  """The flags --small_machine stands for, as one would type them."""
+  return ' '.join('--%s=%s' % item for item in SMALL_MACHINE.items())
+
+
+def small_machine_suggestion(level_name, agent, cores, given):
+  """The one line that suggests --small_machine, or None.
+
+  Args:
+    level_name: --level_name.
+    agent: --agent.
+    cores: CPU cores of this machine.
+    given: flag names given on the command line.
+  """
+  if (agent != 'impala' or not level_name.startswith('atari/') or
+      cores > SMALL_MACHINE_MAX_CORES or 'small_machine' in given or
+      any(name in given for name in SMALL_MACHINE)):
+    return None
+  return ('%d CPU cores: --small_machine (%s) learns %s here as the '
+          'paper\'s settings (docs/training.md#small-machines).' % (
+              cores, small_machine_flags(), SMALL_MACHINE_GAIN))
+
+
 DMLAB30_EXPERT = 'dmlab30 expert'  # DOMAIN_DEFAULTS key: one DMLab-30 level.
 
 flags.DEFINE_string('logdir', '/tmp/impala/agent',
@@ -62,6 +98,11 @@ flags.DEFINE_integer('actor_base_port', 8001,
                      'Port of actor 0; actor N uses this + N.')
 
 # Training.
+flags.DEFINE_bool('small_machine', False,
+                  'One Atari game on a 2-4 core machine: stands for %s '
+                  '(docs/training.md#small-machines); flags given explicitly '
+                  'still win. The paper\'s settings stay the defaults.' %
+                  small_machine_flags())
 flags.DEFINE_integer('total_environment_frames', None,
                      'Environment frames to train for (all levels together).')
 flags.DEFINE_integer(
@@ -312,9 +353,12 @@ _ConfigFields = collections.namedtuple('Config', [
     # Where training stops, if before total_environment_frames (None: there).
     'stop_at_frames',
     # The architecture (experiment.py, a3c.py, a2c.py; Table 1).
-    'agent'],
+    'agent',
+    # --small_machine: the flags it stands for ('' without it); flags given
+    # explicitly override them.
+    'small_machine'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000, 'cpu', 1, None, 'impala'))
+              'vtrace', 0., 10000, 'cpu', 1, None, 'impala', ''))
 
 
 class Config(_ConfigFields):
@@ -373,6 +417,12 @@ def resolve_config(level_name=None):
     environments.check_dmlab_available()
     _check_dataset_path(level_set, FLAGS.dataset_path)
   values = _defaults_of(level_set)
+  if FLAGS.small_machine:
+    if domain != 'atari' or level_set.multitask:
+      raise ValueError(
+          '--small_machine is tuned for one Atari game (atari/<game>), not '
+          '%s: leave it out.' % level_set.name)
+    values.update(SMALL_MACHINE)
   for name in ('total_environment_frames', 'num_actors', 'envs_per_actor',
                'batch_size', 'unroll_length', 'num_action_repeats', 'network',
                'core', 'entropy_cost', 'reward_clipping', 'gradient_clipping',
@@ -449,7 +499,8 @@ def resolve_config(level_name=None):
       pbt_member=FLAGS.pbt_member,
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs,
       learner_device=learner_device, num_learners=FLAGS.num_learners,
-      stop_at_frames=FLAGS.stop_at_frames, **values)
+      stop_at_frames=FLAGS.stop_at_frames, small_machine=(
+          small_machine_flags() if FLAGS.small_machine else ''), **values)
 
 
 def _resolve_baseline(values, check):

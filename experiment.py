@@ -200,6 +200,11 @@ def main(argv):
     config_lib.check_memory(config)
   except (ValueError, ImportError) as e:
     sys.exit('experiment.py: error: %s' % e)
+  suggestion = config_lib.small_machine_suggestion(
+      FLAGS.level_name, FLAGS.agent, os.cpu_count() or 1,
+      {name for name in FLAGS if FLAGS[name].present})
+  if suggestion and FLAGS.mode == 'train' and FLAGS.task < 0:
+    logging.info(suggestion)
   try:
     if FLAGS.task >= 0:
       distributed.run(config, FLAGS.logdir)

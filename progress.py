@@ -79,6 +79,11 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
           c.momentum, c.entropy_cost, c.baseline_cost, c.discounting,
           c.reward_clipping, '%g' % c.gradient_clipping
           if c.gradient_clipping else 'off'),
+  ]
+  if c.small_machine:
+    lines.append('  switch   --small_machine: %s (flags given explicitly win)'
+                 % c.small_machine)
+  lines += [
       '  logdir   %s (checkpoints every %d s)' % (logdir,
                                                   c.save_checkpoint_secs),
   ]
