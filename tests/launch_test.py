@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -178,3 +179,179 @@ def test_conflicts_with_the_engine_are_errors():
   with pytest.raises(cluster_lib.ClusterError, match=(
       r'--num_actors=3 but SLURM has 2 actor tasks')):
     cluster_lib.resolve_role(ENGINE, {'num_actors': 3})
+
+
+# ---------------------------------------------------------------------------
+# TF_CONFIG for real: three experiment.py processes on localhost, as a TFJob
+# starts them (chief and workers), with no job, task or cluster flags.
+
+BUDGET = 3000  # Frames of catch: seconds of training.
+
+
+def _final_row(logdir):
+  rows = distributed_test._progress_frames(logdir)  # pylint: disable=protected-access
+  return rows[-1] if rows else None
+
+
+def test_tf_config_trains_catch_to_its_end(tmp_path, monkeypatch):
+  ports = distributed_test._free_ports(3)  # pylint: disable=protected-access
+  spec = {'chief': ['localhost:%d' % ports[0]],
+          'worker': ['localhost:%d' % p for p in ports[1:]]}
+  logdir = str(tmp_path / 'logdir')
+  flags = distributed_test.SMALL + [
+      '--logdir=' + logdir, '--total_environment_frames=%d' % BUDGET]
+  processes = []
+  try:
+    for task_type, index in (('worker', 0), ('chief', 0), ('worker', 1)):
+      monkeypatch.setenv('TF_CONFIG', json.dumps(
+          {'cluster': spec, 'task': {'type': task_type, 'index': index}}))
+      processes.append(distributed_test.Process(
+          [distributed_test.EXPERIMENT] + flags,
+          str(tmp_path / ('%s%d.log' % (task_type, index)))))
+    for process in processes:
+      assert process.wait() == 0, process.tail()
+    learner_log = processes[1].text()
+    assert 'TF_CONFIG: this process is learner 0' in learner_log
+    assert 'Training catch from frame 0 ' in learner_log
+    for task, process in ((0, processes[0]), (1, processes[2])):
+      assert 'actor %d: training finished' % task in process.text()
+    frames = distributed_test._checkpoint_frames(logdir)  # pylint: disable=protected-access
+    assert frames >= BUDGET
+    assert _final_row(logdir) == frames
+  finally:
+    for process in processes:
+      process.kill()
+
+
+def test_tf_config_conflict_is_a_one_line_error(tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', json.dumps(_tf_config('chief', 0, 'chief',
+                                                        'worker')))
+  process = distributed_test.Process(
+      [distributed_test.EXPERIMENT, '--level_name=catch', '--num_actors=3',
+       '--logdir=' + str(tmp_path)], str(tmp_path / 'learner.log'))
+  try:
+    line = distributed_test._error_line(process)  # pylint: disable=protected-access
+  finally:
+    process.kill()
+  assert line == ('distributed: error: --num_actors=3 but TF_CONFIG has 2 '
+                  'actor tasks: leave out --num_actors.')
+
+
+# ---------------------------------------------------------------------------
+# SLURM for real: launch/impala.sbatch on the single-node SLURM that
+# .ci/start_slurm starts.
+
+SBATCH = os.path.join(ROOT, 'launch', 'impala.sbatch')
+SLURM_TIMEOUT = 240.
+
+
+@pytest.fixture
+def slurm():
+  """Skips without SLURM, except in CI (CI set), where SLURM must run."""
+  if shutil.which('sbatch') is None:
+    message = ('sbatch not found: run .ci/start_slurm (as root) for a '
+               'single-node SLURM.')
+    if os.environ.get('CI'):
+      pytest.fail('CI is set but ' + message)
+    pytest.skip(message)
+  result = subprocess.run(['sinfo', '-h', '-o', '%T'], capture_output=True,
+                          text=True, check=False)
+  assert result.returncode == 0 and result.stdout.strip(), (
+      'SLURM does not answer (sinfo: %s): run .ci/start_slurm.' %
+      result.stderr.strip())
+
+
+def _free_base_port(n):
+  """A port P with P..P+n-1 free."""
+  for base in range(20000 + os.getpid() % 1000 * 20, 60000, 97):
+    if all(_port_free(base + i) for i in range(n)):
+      return base
+  raise AssertionError('no %d free consecutive ports' % n)
+
+
+def _port_free(port):
+  try:
+    cluster_lib.check_port_free('localhost:%d' % port, 'test')
+    return True
+  except cluster_lib.ClusterError:
+    return False
+
+
+def _submit(tmp_path, frames):
+  """sbatch of the batch script: catch, 2 actors; (job id, logdir, output)."""
+  logdir, output = str(tmp_path / 'logdir'), str(tmp_path / 'slurm.out')
+  env = dict(distributed_test._environment(), PYTHON=sys.executable,  # pylint: disable=protected-access
+             LEVEL='catch', LOGDIR=logdir, FRAMES=str(frames))
+  result = subprocess.run(
+      ['sbatch', '--parsable', '--ntasks=3', '--cpus-per-task=1',
+       '--output=' + output, '--chdir=' + ROOT, SBATCH,
+       '--slurm_base_port=%d' % _free_base_port(3)] +
+      distributed_test.SMALL, env=env, capture_output=True, text=True,
+      check=False)
+  assert result.returncode == 0, result.stderr
+  return result.stdout.strip().split(';')[0], logdir, output
+
+
+def _in_queue(job):
+  result = subprocess.run(['squeue', '-h', '-j', job, '-o', '%T'],
+                          capture_output=True, text=True, check=False)
+  return bool(result.stdout.strip())
+
+
+def _job_state(job):
+  result = subprocess.run(['scontrol', 'show', 'job', job],
+                          capture_output=True, text=True, check=False)
+  match = re.search(r'JobState=(\S+).*ExitCode=(\S+)', result.stdout, re.S)
+  return match.groups() if match else (None, None)
+
+
+def _text(path):
+  with open(path, errors='replace') as f:
+    return f.read()
+
+
+def _tasks_of(logdir):
+  """PIDs of experiment.py processes writing to or reading `logdir`."""
+  return [int(p) for p in os.listdir('/proc') if p.isdigit() and
+          '--logdir=' + logdir in process_util.command_line(int(p)) and
+          process_util.alive(int(p))]
+
+
+def test_sbatch_trains_checkpoints_and_ends(slurm, tmp_path):
+  del slurm
+  job, logdir, output = _submit(tmp_path, BUDGET)
+  try:
+    distributed_test._poll(lambda: not _in_queue(job), 'job %s to end' % job,  # pylint: disable=protected-access
+                           SLURM_TIMEOUT)
+    text = _text(output)
+    assert _job_state(job) == ('COMPLETED', '0:0'), text[-3000:]
+    assert 'SLURM: this process is learner 0' in text, text[-3000:]
+    for task in (0, 1):
+      assert 'actor %d: training finished' % task in text, text[-3000:]
+    frames = distributed_test._checkpoint_frames(logdir)  # pylint: disable=protected-access
+    assert frames >= BUDGET
+    assert _final_row(logdir) == frames
+  finally:
+    subprocess.run(['scancel', job], check=False)
+
+
+def test_scancel_stops_every_task_with_a_final_checkpoint(slurm, tmp_path):
+  del slurm
+  job, logdir, output = _submit(tmp_path, 100000000)
+  try:
+    distributed_test._poll(lambda: (_final_row(logdir) or 0) > 1000,  # pylint: disable=protected-access
+                           'the job to train', SLURM_TIMEOUT)
+    assert len(_tasks_of(logdir)) == 3, _text(output)[-3000:]
+    start = time.monotonic()
+    subprocess.run(['scancel', job], check=True)
+    distributed_test._poll(lambda: not _in_queue(job), 'job %s to end' % job,  # pylint: disable=protected-access
+                           SLURM_TIMEOUT)
+    print('scancel: every task gone in %.1f s' % (time.monotonic() - start))
+    distributed_test._poll(lambda: not _tasks_of(logdir), 'no task left', 30)  # pylint: disable=protected-access
+    text = _text(output)
+    assert 'Stopped at frame' in text, text[-3000:]
+    for task in (0, 1):
+      assert 'actor %d: stopped' % task in text, text[-3000:]
+    assert distributed_test._checkpoint_frames(logdir) >= _final_row(logdir)  # pylint: disable=protected-access
+  finally:
+    subprocess.run(['scancel', job], check=False)
