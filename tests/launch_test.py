@@ -182,6 +182,22 @@ def test_conflicts_with_the_engine_are_errors():
 
 
 # ---------------------------------------------------------------------------
+# The launch files.
+
+
+@pytest.mark.parametrize('path', ['launch/impala.sbatch', 'launch/tfjob.yaml'])
+def test_launch_files_pass_flags_that_exist(path):
+  import config  # pylint: disable=g-import-not-at-top
+  code = [line for line in _text(os.path.join(ROOT, path)).splitlines()
+          if not line.lstrip().startswith('#')]
+  names = set(re.findall(r'--([a-z_]+)=', '\n'.join(code)))
+  assert {'level_name', 'logdir', 'total_environment_frames'} <= names
+  assert names <= set(config.FLAGS), names - set(config.FLAGS)
+  if path.endswith('.sbatch'):
+    subprocess.run(['bash', '-n', os.path.join(ROOT, path)], check=True)
+
+
+# ---------------------------------------------------------------------------
 # TF_CONFIG for real: three experiment.py processes on localhost, as a TFJob
 # starts them (chief and workers), with no job, task or cluster flags.
 
