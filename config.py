@@ -84,6 +84,8 @@ flags.DEFINE_integer('test_num_episodes', None,
                      'level (Table 3); 10 for catch.')
 
 # Distributed (see distributed.py); -1 runs everything in this process.
+# Under TF_CONFIG (TFJob, Vertex AI) or a SLURM srun step the engine gives
+# the job, task and addresses of flags not given (docs/distributed.md).
 flags.DEFINE_integer('task', -1, 'Task id. -1: single machine.')
 flags.DEFINE_enum('job_name', 'learner', ['learner', 'actor'],
                   'Job name; ignored when task is -1.')
@@ -96,6 +98,9 @@ flags.DEFINE_string('actor_hosts', 'localhost',
                     '--actor_base_port + N.')
 flags.DEFINE_integer('actor_base_port', 8001,
                      'Port of actor 0; actor N uses this + N.')
+flags.DEFINE_integer('slurm_base_port', 8000,
+                     'In a SLURM srun step: the learner (task 0) listens at '
+                     'this port of its node, actor N at this + 1 + N.')
 
 # Training.
 flags.DEFINE_bool('small_machine', False,

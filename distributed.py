@@ -474,6 +474,29 @@ def run_actor_task(config, cluster, task, server):
 # Entry points.
 
 
+ENGINE_FLAGS = ('job_name', 'task', 'learner_address', 'actor_hosts',
+                'num_actors')
+
+
+def apply_engine(environ=None):
+  """Sets the flags of the role and the cluster that the engine (TF_CONFIG,
+  SLURM) gives this process, where not given on the command line.
+
+  Call before config.resolve_config. Raises cluster.ClusterError.
+  """
+  engine = cluster_lib.engine_role(
+      os.environ if environ is None else environ, FLAGS.slurm_base_port)
+  given = {name: FLAGS[name].value for name in ENGINE_FLAGS
+           if FLAGS[name].present}
+  values = cluster_lib.resolve_role(engine, given)
+  for name, value in values.items():
+    FLAGS[name].value = value
+  if values:
+    logging.info('%s: this process is %s %d; the learner is at %s.',
+                 engine.source, FLAGS.job_name, FLAGS.task,
+                 FLAGS.learner_address)
+
+
 def cluster_from_flags(config):
   return cluster_lib.make_cluster(FLAGS.learner_address, FLAGS.actor_hosts,
                       FLAGS.actor_base_port, config.num_actors)
@@ -613,6 +636,7 @@ def main(argv):
     sys.exit('distributed.py: unexpected arguments %s' % argv[1:])
   console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
+    apply_engine()
     config = config_lib.resolve_config()
     config_lib.check_impala_only(config, 'distributed.py')
     config_lib.check_logdir(FLAGS.logdir)
@@ -624,6 +648,8 @@ def main(argv):
       run(config, FLAGS.logdir)
       return
     code = launch(config, sys.argv[1:])
+  except cluster_lib.ClusterError as e:
+    sys.exit('distributed: error: %s' % e)
   except (ValueError, ImportError) as e:
     sys.exit('distributed.py: error: %s' % e)
   sys.exit(code)

@@ -12,8 +12,10 @@ with a StagingArea, unrolls the network over the batch, corrects for the lag
 between the actors' policies and its own with V-trace (section 4) and
 updates with RMSProp. On one machine the actors are threads of this process,
 each stepping `envs_per_actor` environments with batched inference; with
-`--job_name`, learner and actors are separate processes linked by
-TensorFlow's gRPC runtime (distributed.py). `--agent=a3c`, `a2c_sync_step`
+`--job_name`, or under TF_CONFIG (TFJob, Vertex AI) or a SLURM `srun` step
+of several tasks, learner and actors are separate processes linked by
+TensorFlow's gRPC runtime (distributed.py; launch/ holds a batch script and
+a manifest). `--agent=a3c`, `a2c_sync_step`
 or `a2c_sync_traj` trains the paper's baselines instead (a3c.py, a2c.py;
 docs/baselines.md), with the same networks, losses, update and progress.
 """
@@ -37,6 +39,7 @@ import a2c
 import a3c
 import actor as actor_lib
 import checkpoints
+import cluster as cluster_lib
 import distributed
 import learner as learner_lib
 import levels as levels_lib
@@ -195,9 +198,12 @@ def main(argv):
   del argv
   console.quiet_tensorflow_logger(FLAGS.verbosity)
   try:
+    distributed.apply_engine()
     config = config_lib.resolve_config()
     config_lib.check_logdir(FLAGS.logdir)
     config_lib.check_memory(config)
+  except cluster_lib.ClusterError as e:
+    sys.exit('distributed: error: %s' % e)
   except (ValueError, ImportError) as e:
     sys.exit('experiment.py: error: %s' % e)
   suggestion = config_lib.small_machine_suggestion(

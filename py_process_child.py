@@ -216,7 +216,10 @@ def _child_main(conn, type_, args, kwargs, shared_buffer):
               'call_whole');
               ('closed', traceback_or_None) after close.
   """
-  signal.signal(signal.SIGINT, signal.SIG_IGN)  # The parent shuts us down.
+  # The parent shuts us down, also when a signal reaches every process of
+  # the job (Ctrl-C in a terminal, SLURM's scancel); we exit when it dies.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
   faulthandler.enable()  # Python traceback on stderr if the child segfaults.
   _watch_parent()
   try:
