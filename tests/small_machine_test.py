@@ -45,6 +45,10 @@ def test_switch_sets_its_flags_and_explicit_flags_win(parse):
   explicit = parse('--level_name=atari/pong', '--small_machine',
                    '--%s=4' % first)
   assert getattr(explicit, first) == 4
+  # The replay flags too, which have no domain default.
+  no_replay = parse('--level_name=atari/pong', '--small_machine',
+                    '--replay_proportion=0')
+  assert no_replay.replay_proportion == 0
 
 
 def test_expansion_is_the_flags_it_stands_for(parse):
