@@ -278,36 +278,40 @@ def task_pids(launcher_pid, job_name):
   return pids
 
 
-def run_cluster(args, logdir, warmup_seconds, seconds, on_started=None):
-  """Runs distributed.py with `args` until `warmup_seconds + seconds` after
-  the learner's first step; returns (progress rows, start of the window).
-  `on_started(launcher_pid)` runs when the window starts and its result is
-  returned third. The launcher stops every task at the end."""
+def run_cluster(args, logdir, warmup_seconds, seconds, probe=None):
+  """Runs distributed.py with `args` for `warmup_seconds + seconds` after
+  the learner's first step, then stops it (the launcher stops every task).
+
+  Returns (progress rows, start of the window, probes): `probe(launcher_pid)`
+  (if given) is called at the window's start and end, and `probes` is the
+  pair of its results.
+  """
   shutil.rmtree(logdir, ignore_errors=True)
   os.makedirs(logdir)
-  with open(os.path.join(logdir, 'launcher.log'), 'wb') as log:
+  log_path = os.path.join(logdir, 'launcher.log')
+  with open(log_path, 'wb') as log:
     launcher = subprocess.Popen([sys.executable, DISTRIBUTED_SCRIPT] + args,
                                 stdout=log, stderr=subprocess.STDOUT)
-  started = None
+  probes = (None, None)
   try:
     deadline = time.monotonic() + FLAGS.start_timeout_secs
     first = None
     while first is None:
       if launcher.poll() is not None or time.monotonic() > deadline:
-        raise RuntimeError('the cluster did not start (see %s).' %
-                           os.path.join(logdir, 'launcher.log'))
+        raise RuntimeError('the cluster did not start (see %s).' % log_path)
       rows = [r for r in read_progress(logdir) if r['learner_steps'] > 0]
       first = rows[0]['wall_time'] if rows else None
       time.sleep(.5)
     start = first + warmup_seconds
     time.sleep(max(0., start - time.time()))
-    if on_started:
-      started = on_started(launcher.pid)
-    time.sleep(seconds + 1.5)  # The row after the window's end.
+    at_start = probe(launcher.pid) if probe else None
+    time.sleep(seconds)
+    probes = (at_start, probe(launcher.pid) if probe else None)
+    time.sleep(1.5)  # The progress row after the window's end.
     if launcher.poll() is not None:
       raise RuntimeError('the cluster stopped while measured (see %s).' %
-                         os.path.join(logdir, 'launcher.log'))
-    return read_progress(logdir), start, started
+                         log_path)
+    return read_progress(logdir), start, probes
   finally:
     if launcher.poll() is None:
       launcher.send_signal(signal.SIGTERM)
