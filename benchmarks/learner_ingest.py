@@ -98,7 +98,8 @@ flags.DEFINE_string('actor_result', os.path.join(_HERE, 'results',
                                                  'actor_efficiency.json'),
                     'benchmarks/actor_efficiency.py\'s result.')
 flags.DEFINE_integer('base_port', 9200, 'The learner\'s port; actors take '
-                     'the next ones.')
+                     'the next ones (learner_ingest.py: each K its own '
+                     'range from here).')
 flags.DEFINE_float('start_timeout_secs', 600., 'Seconds to wait for the '
                    'learner\'s first step.')
 flags.DEFINE_string('work_dir', os.path.join(tempfile.gettempdir(),
@@ -436,7 +437,9 @@ def main(argv):
     logdir = os.path.join(FLAGS.work_dir, 'ingest_%d' % k)
     print('K=%d actors x %d environments: starting...' % (k, c.envs_per_actor),
           flush=True)
-    args = cluster_args(k, logdir, FLAGS.base_port,
+    # Ports of their own per K: the last cluster's may linger.
+    port = FLAGS.base_port + counts.index(k) * (max(counts) + 2)
+    args = cluster_args(k, logdir, port,
                         ['--null_environment',
                          '--envs_per_actor=%d' % c.envs_per_actor])
     progress_rows, start, _ = run_cluster(args, logdir, FLAGS.warmup_seconds,

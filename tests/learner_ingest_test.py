@@ -92,3 +92,25 @@ def test_saturation():
 def test_descendants_and_task_pids_of_this_process():
   assert os.getpid() not in learner_ingest.descendants(os.getpid())
   assert learner_ingest.task_pids(os.getpid(), 'actor') == []
+
+
+def test_results_table_and_estimate(tmp_path):
+  row = dict(num_actors=2, envs_per_actor=16, traj_per_sec=10.,
+             frames_per_sec=800., step_ms=300., compute_ms=250.,
+             ceiling_frames_per_sec=10240., queue_fill=None,
+             bytes_per_trajectory=2048, parameter_bytes=4096)
+  saved = flags.FLAGS.actor_frames_per_second
+  flags.FLAGS.actor_frames_per_second = 2560.
+  try:
+    estimate = learner_ingest.estimate_lines([row])
+  finally:
+    flags.FLAGS.actor_frames_per_second = saved
+  assert 'N* = 10240 / 2560 = 4.0 actors' in estimate[1]
+  path = str(tmp_path / 'ingest.json')
+  learner_ingest.write_results(path, {'rows': {'2': row}}, [row], estimate)
+  with open(str(tmp_path / 'ingest.md')) as f:
+    table = f.read()
+  assert '| 2 | 16 | 10.0 | 800 | 300.0 | 250.0 | 10240 | - | 2.0 | 4 |' in (
+      table)
+  assert learner_ingest.estimate_lines([]) == ['No rows: nothing to '
+                                               'estimate.']
