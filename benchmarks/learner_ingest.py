@@ -423,11 +423,16 @@ def main(argv):
   param_bytes = parameter_bytes(config)
   results = load_results(FLAGS.output)
   results.setdefault('rows', {})
-  results['setting'] = dict(
+  setting = dict(
       level_name=config.level_set.name, batch_size=config.batch_size,
       unroll_length=config.unroll_length, network=config.network,
       cores=os.cpu_count(), seconds=FLAGS.seconds,
       warmup_seconds=FLAGS.warmup_seconds)
+  if results['rows'] and results.get('setting') != setting:
+    sys.exit('learner_ingest.py: error: %s holds rows of another setting '
+             '(%s); pass --fresh or another --output.' %
+             (FLAGS.output, results.get('setting')))
+  results['setting'] = setting
   for k in counts:
     if str(k) in results['rows']:
       print('K=%d: in %s already (--fresh to measure again).' %
