@@ -104,3 +104,22 @@ def test_flag_is_for_atari_only(parse):
   with pytest.raises(ValueError, match='--null_environment stands in for '
                      'Atari games only'):
     parse('--level_name=catch', '--null_environment')
+
+
+def test_an_actor_unrolls_in_null_environments(parse):
+  config = parse('--level_name=atari/pong', '--null_environment',
+                 '--num_actors=1', '--envs_per_actor=2', '--batch_size=2',
+                 '--unroll_length=3')
+  with tf.Graph().as_default():
+    agent = actor_lib.make_agent(config)
+    (output,), _ = actor_lib.build_actors(agent, config, 1)
+    with tf.compat.v1.train.MonitoredSession(
+        hooks=[py_process.PyProcessHook()]) as session:
+      first, second = session.run(output), session.run(output)
+  frames = second.env_outputs.observation[0]
+  assert frames.shape == (2, 4, 84, 84, 4) and frames.dtype == np.uint8
+  assert list(first.level_name) == [b'atari/pong'] * 2
+  # Steps 0-3, then 3-6: consecutive unrolls join up.
+  np.testing.assert_array_equal(second.env_outputs.info.episode_step,
+                                [[3, 4, 5, 6]] * 2)
+  assert (second.agent_outputs.action < config.num_actions).all()
