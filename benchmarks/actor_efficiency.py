@@ -116,19 +116,23 @@ def main(argv):
   print('%d actors x %d environments of %s: starting...' % (
       config.num_actors, config.envs_per_actor, config.level_set.name),
         flush=True)
-  rows, start, probes = learner_ingest.run_cluster(
-      learner_ingest.cluster_args(config.num_actors, logdir,
-                                  FLAGS.base_port,
-                                  ['--envs_per_actor=%d' %
-                                   config.envs_per_actor]),
-      logdir, FLAGS.warmup_seconds, FLAGS.seconds,
-      probe=lambda pid: (time.perf_counter(),) + actor_cpu_seconds(pid))
-  (t0, cpu0, n0), (t1, cpu1, n1) = probes
-  if n0 != config.num_actors or n1 != config.num_actors:
-    sys.exit('actor_efficiency.py: error: found %d then %d actor processes, '
-             'not %d.' % (n0, n1, config.num_actors))
-  window = learner_ingest.window_figures(
-      rows, start, learner_ingest.frames_per_batch(config), config.batch_size)
+  try:
+    rows, start, probes = learner_ingest.run_cluster(
+        learner_ingest.cluster_args(config.num_actors, logdir,
+                                    FLAGS.base_port,
+                                    ['--envs_per_actor=%d' %
+                                     config.envs_per_actor]),
+        logdir, FLAGS.warmup_seconds, FLAGS.seconds,
+        probe=lambda pid: (time.perf_counter(),) + actor_cpu_seconds(pid))
+    (t0, cpu0, n0), (t1, cpu1, n1) = probes
+    if n0 != config.num_actors or n1 != config.num_actors:
+      raise RuntimeError('found %d then %d actor processes, not %d.' %
+                         (n0, n1, config.num_actors))
+    window = learner_ingest.window_figures(
+        rows, start, learner_ingest.frames_per_batch(config),
+        config.batch_size)
+  except (RuntimeError, ValueError) as e:
+    sys.exit('actor_efficiency.py: error: %s' % e)
   _, raw_per_cpu = throughput.raw_rates(config, 1, FLAGS.raw_seconds)
   result = efficiency(window['frames_per_sec'], config.num_actors,
                       cpu1 - cpu0, t1 - t0, raw_per_cpu)

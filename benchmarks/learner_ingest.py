@@ -415,7 +415,7 @@ def main(argv):
     if FLAGS.seconds <= 0 or FLAGS.warmup_seconds < 0:
       raise ValueError('--seconds must be > 0 and --warmup_seconds >= 0.')
     configs = resolve_configs(counts)
-  except ValueError as e:
+  except (ValueError, ImportError) as e:
     sys.exit('learner_ingest.py: error: %s' % e)
   config = configs[counts[0]]
   traj_bytes = bytes_per_trajectory(distributed.trajectory_specs(config),
@@ -447,13 +447,18 @@ def main(argv):
     args = cluster_args(k, logdir, port,
                         ['--null_environment',
                          '--envs_per_actor=%d' % c.envs_per_actor])
-    progress_rows, start, _ = run_cluster(args, logdir, FLAGS.warmup_seconds,
-                                          FLAGS.seconds)
-    row = window_figures(progress_rows, start, frames_per_batch(c),
-                         c.batch_size)
+    try:
+      progress_rows, start, _ = run_cluster(args, logdir,
+                                            FLAGS.warmup_seconds,
+                                            FLAGS.seconds)
+      row = window_figures(progress_rows, start, frames_per_batch(c),
+                           c.batch_size)
+    except (RuntimeError, ValueError) as e:
+      sys.exit('learner_ingest.py: error: K=%d: %s' % (k, e))
     row.update(num_actors=k, envs_per_actor=c.envs_per_actor,
                bytes_per_trajectory=traj_bytes, parameter_bytes=param_bytes)
     results['rows'][str(k)] = row
+    print(markdown_rows([row])[-1], flush=True)
     shutil.rmtree(logdir, ignore_errors=True)
     rows = sorted(results['rows'].values(), key=lambda r: r['num_actors'])
     write_results(FLAGS.output, results, rows, estimate_lines(rows))
