@@ -41,7 +41,11 @@ def assigned_levels(config, actor_index):
 
 
 def create_environments(config, actor_index, is_test=False):
-  """The actor's environments (not started) and their level names."""
+  """The actor's environments (not started) and their level names.
+
+  With `config.null_environment`, Atari games are `environments.PyProcessNull`
+  stand-ins of the same shapes (level names unchanged).
+  """
   level_names, processes = [], []
   for j, level in enumerate(assigned_levels(config, actor_index)):
     g = actor_index * config.envs_per_actor + j
@@ -49,7 +53,9 @@ def create_environments(config, actor_index, is_test=False):
       level = levels_lib.evaluation_level(level)
     domain, env_level = levels_lib.environment_level(level)
     kwargs = {}
-    if domain == 'atari':
+    if domain == 'atari' and config.null_environment:
+      domain, kwargs = 'null', dict(num_actions=config.num_actions)
+    elif domain == 'atari':
       kwargs = dict(num_action_repeats=config.num_action_repeats,
                     full_action_space=config.full_action_space,
                     sticky_actions=config.sticky_actions,

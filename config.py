@@ -164,6 +164,12 @@ flags.DEFINE_string('dataset_path', '',
                     'Path to the DMLab-30 psychlab data set, when needed.')
 flags.DEFINE_string('level_name', 'atari/pong',
                     'catch, atari/<game>, atari57, dmlab30 or a DMLab level.')
+flags.DEFINE_bool('null_environment', False,
+                  'Atari levels only: actors step environments.PyProcessNull '
+                  '(fixed frames of the game\'s shape and action count, '
+                  'no emulator) instead of the game, so that a run measures '
+                  'inference, queueing and gRPC alone '
+                  '(benchmarks/learner_ingest.py). Not for training.')
 flags.DEFINE_integer('width', 96, 'DMLab frame width.')
 flags.DEFINE_integer('height', 72, 'DMLab frame height.')
 flags.DEFINE_bool('sticky_actions', False,
@@ -362,9 +368,12 @@ _ConfigFields = collections.namedtuple('Config', [
     'agent',
     # --small_machine: the flags it stands for ('' without it); flags given
     # explicitly override them.
-    'small_machine'],
+    'small_machine',
+    # --null_environment: actors step environments.PyProcessNull stand-ins
+    # of the Atari levels (actor.create_environments).
+    'null_environment'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000, 'cpu', 1, None, 'impala', ''))
+              'vtrace', 0., 10000, 'cpu', 1, None, 'impala', '', False))
 
 
 class Config(_ConfigFields):
@@ -484,6 +493,9 @@ def resolve_config(level_name=None):
         '--num_actors or --envs_per_actor, or lower --batch_size.' %
         (values['batch_size'], num_envs))
   _check_even_suite(level_set, values['num_actors'], values['envs_per_actor'])
+  check(not FLAGS.null_environment or domain == 'atari',
+        '--null_environment stands in for Atari games only (atari/<game>, '
+        'atari57), not %s.' % level_set.name)
   actor_task = FLAGS.task >= 0 and FLAGS.job_name == 'actor'
   learner_device = resolve_learner_device(
       FLAGS.learner_device, FLAGS.num_learners, values['batch_size'],
@@ -507,7 +519,8 @@ def resolve_config(level_name=None):
       diagnosis_interval_secs=FLAGS.diagnosis_interval_secs,
       learner_device=learner_device, num_learners=FLAGS.num_learners,
       stop_at_frames=FLAGS.stop_at_frames, small_machine=(
-          small_machine_flags() if FLAGS.small_machine else ''), **values)
+          small_machine_flags() if FLAGS.small_machine else ''),
+      null_environment=FLAGS.null_environment, **values)
 
 
 def _resolve_baseline(values, check):

@@ -2,7 +2,8 @@
 """Environments for IMPALA: DeepMind Lab, a small test game, and how to run any.
 
 `create_environment(domain, level, seed)` makes the process of an Atari game
-(atari_environment.py), a DeepMind Lab level or `catch` (here);
+(atari_environment.py), a DeepMind Lab level, `catch`, or the `null`
+stand-in for an Atari game whose steps cost nothing (here);
 `FlowEnvironment` steps it from TF ops; `num_actions` sizes the agent.
 
 Each environment is a Python class that runs in a child process
@@ -53,7 +54,7 @@ import py_process
 StepOutput = base.StepOutput
 StepOutputInfo = base.StepOutputInfo
 
-DOMAINS = ('atari', 'dmlab', 'catch')
+DOMAINS = ('atari', 'dmlab', 'catch', 'null')
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +333,62 @@ class PyProcessCatch:
 
 
 # ---------------------------------------------------------------------------
+# Null: an Atari game's shapes at no cost (--null_environment; issue 25).
+
+NULL_EPISODE_STEPS = 1000  # Agent steps per episode.
+NULL_REWARD = 1.  # The reward of an episode's last step; 0 elsewhere.
+
+
+class PyProcessNull:
+  """A stand-in for an Atari game whose steps cost nothing.
+
+  Returns one fixed frame, uint8 [frame_size, frame_size, frame_stack]
+  ([84, 84, 4], as `atari_environment.PyProcessAtari`), drawn once from
+  `seed`, on every step; accepts the game's `num_actions` actions and
+  ignores them; every episode is `episode_steps` agent steps, rewarded 0
+  except `NULL_REWARD` on its last. No instruction; `done == game_over`.
+  An actor stepping it costs only inference, queueing and gRPC: it measures
+  how many actors a learner can serve (benchmarks/learner_ingest.py).
+  """
+
+  def __init__(self, num_actions, seed, episode_steps=NULL_EPISODE_STEPS,
+               frame_size=84, frame_stack=4):
+    self._num_actions = base.check_int('num_actions', num_actions, 1)
+    self._episode_steps = base.check_int('episode_steps', episode_steps, 1)
+    size = base.check_int('frame_size', frame_size, 1)
+    stack = base.check_int('frame_stack', frame_stack, 1)
+    rng = np.random.RandomState(int(seed) % (2**32))
+    self._frame = rng.randint(0, 256, [size, size, stack]).astype(np.uint8)
+    self._frame.flags.writeable = False
+    self._step = 0
+    self._game = base.GameAccounting()
+
+  def initial(self):
+    self._step = 0
+    return self._game.initial(self._frame, b'')
+
+  def step(self, action):
+    base.check_action(action, self._num_actions)
+    self._step += 1
+    done = self._step == self._episode_steps
+    reward = NULL_REWARD if done else 0.
+    info = self._game.record(reward, done)
+    if done:
+      self._step = 0
+    return StepOutput(np.float32(reward), info, done, (self._frame, b''))
+
+  def close(self):
+    pass
+
+  @staticmethod
+  def _tensor_specs(method_name, unused_kwargs, constructor_kwargs):
+    size = constructor_kwargs.get('frame_size', 84)
+    return base.specs_for('PyProcessNull', method_name,
+                          [size, size, constructor_kwargs.get('frame_stack',
+                                                              4)])
+
+
+# ---------------------------------------------------------------------------
 # TF side.
 
 
@@ -387,22 +444,24 @@ _ATARI_KWARGS = ('num_action_repeats', 'full_action_space', 'sticky_actions',
 _DMLAB_KWARGS = ('num_action_repeats', 'config', 'width', 'height',
                  'runfiles_path', 'level_cache', 'dataset_path')
 _CATCH_KWARGS = ('rows', 'columns', 'pixels_per_cell')
+_NULL_KWARGS = ('num_actions', 'episode_steps', 'frame_size', 'frame_stack')
 
 
 def create_environment(domain, level, seed, is_test=False, **kwargs):
   """A `py_process.PyProcess` running the environment (not started).
 
   Args:
-    domain: 'atari', 'dmlab' or 'catch'.
+    domain: 'atari', 'dmlab', 'catch' or 'null'.
     level: for 'atari' an ale-py ROM id ('pong'); for 'dmlab' a level script
       ('contributed/dmlab30/explore_goal_locations_small'); for 'catch',
-      'catch'.
+      'catch'; for 'null' the ROM id of the Atari game it stands in for
+      (its action count, unless `num_actions` is given).
     seed: integer seed of the environment.
     is_test: DeepMind Lab test mode (hold-out levels, evaluation mixer seed).
       Atari and catch have no test variant; it has no effect there.
     **kwargs: constructor arguments of the domain's class
       (`atari_environment.PyProcessAtari`, `PyProcessDmLab`,
-      `PyProcessCatch`); for 'dmlab' also
+      `PyProcessCatch`, `PyProcessNull`); for 'dmlab' also
       `width` and `height` (default 96 x 72).
 
   Raises:
@@ -435,6 +494,11 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
       raise ValueError("level for domain 'catch' must be 'catch', got %r." %
                        (level,))
     return py_process.PyProcess(PyProcessCatch, seed=seed, **kwargs)
+  if domain == 'null':
+    _split_kwargs(domain, kwargs, _NULL_KWARGS)
+    if 'num_actions' not in kwargs:
+      kwargs['num_actions'] = atari_environment.atari_num_actions(level)
+    return py_process.PyProcess(PyProcessNull, seed=seed, **kwargs)
   raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))
 
 
@@ -447,4 +511,7 @@ def num_actions(domain, level, **kwargs):
     return len(DEFAULT_ACTION_SET)
   if domain == 'catch':
     return len(CATCH_ACTIONS)
+  if domain == 'null':
+    return kwargs.get('num_actions') or atari_environment.atari_num_actions(
+        level, bool(kwargs.get('full_action_space', False)))
   raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))

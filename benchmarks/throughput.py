@@ -145,6 +145,12 @@ def _process_cpu_seconds(pid):
   return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime.
 
 
+def cpu_seconds(pids):
+  """CPU seconds (user + system) the processes `pids` have used so far;
+  those gone count 0."""
+  return sum(_process_cpu_seconds(p) for p in pids)
+
+
 def _machine_busy_seconds():
   """CPU seconds all cores spent not idle since boot."""
   with open('/proc/stat') as f:
@@ -162,7 +168,7 @@ class CpuMeter:
 
   def _sample(self):
     return (time.perf_counter(), _process_cpu_seconds(os.getpid()),
-            sum(_process_cpu_seconds(p) for p in self._pids),
+            cpu_seconds(self._pids),
             _machine_busy_seconds())
 
   def start(self):
