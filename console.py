@@ -46,7 +46,7 @@ HIDDEN_LINES = (
     r'^WARNING: All log messages before absl::InitializeLog\(\) is called '
     r'are written to STDERR$',
     r'port\.cc:\d+\] oneDNN custom operations are on',
-    r'util\.cc:\d+\] oneDNN supports DT_UINT8 only on platforms with AVX-512',
+    r'util\.cc:\d+\] oneDNN supports DT_\w+ only on platforms with AVX-512',
 )
 # Hidden only on machines without an NVIDIA device: there they only say that
 # TensorFlow looked for a GPU. With a GPU they report a real problem.

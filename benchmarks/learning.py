@@ -74,6 +74,10 @@ def train(command, logdir, frames, poll_secs=1., stops_itself=False):
     (not at `frames`).
   """
   os.makedirs(logdir, exist_ok=True)
+  if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # Started in the background (`nohup ... &` ignores SIGINT): a `kill
+    # -INT` must still stop the run cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
   with open(os.path.join(logdir, 'train.log'), 'a') as log:
     # Its own process group: a terminal's Ctrl-C reaches only this process,
     # which passes it on once (a second SIGINT would abort the clean stop).
