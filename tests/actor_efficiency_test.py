@@ -6,14 +6,12 @@ import subprocess
 import sys
 import time
 
-from absl import flags
 import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(_ROOT, 'benchmarks'))
 
 import actor_efficiency  # pylint: disable=g-import-not-at-top,wrong-import-position
-import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def test_efficiency_figures():
@@ -31,20 +29,6 @@ def test_efficiency_figures():
   assert table[-1].endswith('| 80% |')
 
 
-@pytest.fixture
-def parse():
-  saved = flags.FLAGS.flag_values_dict()
-
-  def resolve(*args):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(['actor_efficiency.py'] + list(args))
-    return config_lib.resolve_config()
-
-  yield resolve
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(['actor_efficiency.py'])
-  for name, value in saved.items():
-    setattr(flags.FLAGS, name, value)
 
 
 def test_only_real_emulators(parse):

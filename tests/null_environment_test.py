@@ -1,14 +1,12 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 """The null environment (--null_environment): an Atari game's shapes, no cost."""
 
-from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import actor as actor_lib
 import atari_environment
-import config as config_lib
 import environments
 import py_process
 
@@ -72,21 +70,6 @@ def test_in_a_tf_graph_through_a_child():
   assert [bool(v.done) for v in values] == [False, True, False]
 
 
-@pytest.fixture
-def parse():
-  """parse(*args) -> Config of experiment.py's command line `args`."""
-  saved = flags.FLAGS.flag_values_dict()
-
-  def resolve(*args):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(['experiment.py'] + list(args))
-    return config_lib.resolve_config()
-
-  yield resolve
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(['experiment.py'])
-  for name, value in saved.items():
-    setattr(flags.FLAGS, name, value)
 
 
 def test_flag_makes_actors_use_the_null_environment(parse):

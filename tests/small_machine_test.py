@@ -3,7 +3,6 @@
 
 import os
 
-from absl import flags
 import pytest
 
 import config as config_lib
@@ -12,21 +11,6 @@ import progress
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def parse():
-  """parse(*args) -> Config of experiment.py's command line `args`."""
-  saved = flags.FLAGS.flag_values_dict()
-
-  def resolve(*args):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(['experiment.py'] + list(args))
-    return config_lib.resolve_config()
-
-  yield resolve
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(['experiment.py'])
-  for name, value in saved.items():
-    setattr(flags.FLAGS, name, value)
 
 
 def test_switch_sets_its_flags_and_explicit_flags_win(parse):
