@@ -20,7 +20,6 @@ learner's (learner.run_learner with this module's `run_steps`).
 """
 
 import collections
-import contextlib
 import threading
 import time
 
@@ -40,23 +39,6 @@ WorkerGraph = collections.namedtuple('WorkerGraph', 'agent workers stage_op')
 HOOK_INTERVAL_SECS = 0.5
 
 
-@contextlib.contextmanager
-def local_variables():
-  """Variables created inside are local (not saved, each worker's own)."""
-  keys = tf.compat.v1.GraphKeys
-
-  def creator(next_creator, **kwargs):
-    variable = next_creator(**kwargs)
-    global_variables = tf.compat.v1.get_collection_ref(keys.GLOBAL_VARIABLES)
-    if variable in global_variables:  # Sonnet's tf.Variable: global.
-      global_variables.remove(variable)
-      tf.compat.v1.add_to_collection(keys.LOCAL_VARIABLES, variable)
-    return variable
-
-  with tf.variable_creator_scope(creator):
-    yield
-
-
 def num_workers(config):
   return config.num_actors * config.envs_per_actor
 
@@ -73,7 +55,7 @@ def build_workers(config, replica_fn=learner_lib.replica_gradients):
     optimizer = None
     for i in range(num_workers(config)):
       with tf.name_scope('worker_%d' % i):
-        with local_variables():
+        with actor_lib.local_variables():
           local = actor_lib.make_agent(config, name='worker_%d_agent' % i)
           (output,), _ = actor_lib.build_actors(local, worker_config, 1,
                                                 first_actor=i)

@@ -11,6 +11,7 @@ and in its environments (bottleneck.ActorTimes).
 """
 
 import collections
+import contextlib
 
 import tensorflow as tf
 
@@ -148,6 +149,41 @@ def build_actor(agent, env, level_names, unroll_length):
                                        env_outputs),
         agent_outputs=nest.map_structure(batch_major, first_agent_output,
                                          agent_outputs))
+
+
+@contextlib.contextmanager
+def local_variables():
+  """Variables created inside are local: not saved, each actor's or
+  worker's own (a distributed actor's policy copy, A3C's workers)."""
+  keys = tf.compat.v1.GraphKeys
+
+  def creator(next_creator, **kwargs):
+    variable = next_creator(**kwargs)
+    global_variables = tf.compat.v1.get_collection_ref(keys.GLOBAL_VARIABLES)
+    if variable in global_variables:  # Sonnet's tf.Variable: global.
+      global_variables.remove(variable)
+      tf.compat.v1.add_to_collection(keys.LOCAL_VARIABLES, variable)
+    return variable
+
+  with tf.variable_creator_scope(creator):
+    yield
+
+
+def copy_policy(policy, agent):
+  """The op that sets an actor's local `policy` to the learner's `agent`.
+
+  Paper section 3: "At the beginning of each trajectory, an actor updates
+  its own local policy mu to the latest learner policy pi and runs it for n
+  steps in its environment." A distributed actor runs it before each unroll:
+  one read of the weights from the learner per unroll instead of one per
+  step. Both agents' variables must exist (both called once).
+  """
+  mine, theirs = policy.trainable_variables, agent.trainable_variables
+  if [v.shape.as_list() for v in mine] != [v.shape.as_list() for v in theirs]:
+    raise ValueError('copy_policy: the two agents differ: %s vs %s.' % (
+        [v.name for v in mine], [v.name for v in theirs]))
+  return tf.group([m.assign(t) for m, t in zip(mine, theirs)],
+                  name='copy_policy')
 
 
 def make_agent(config, name='agent'):

@@ -290,12 +290,24 @@ class _Actor:
     with self._graph.as_default():
       # Actors sample actions with their own seeds.
       tf.compat.v1.set_random_seed(config.seed * 1009 + task + 1)
-      with tf.device(cluster_lib.actor_device(task) + '/cpu:0'), \
-          learner_lib.variables_on(cluster_lib.learner_device() + '/cpu:0'):
-        agent = actor_lib.make_agent(config)
-        (output,), (self._level_names,) = actor_lib.build_actors(
-            agent, config, 1, first_actor=task)
-        self._num_env_frames = tf.compat.v1.train.get_or_create_global_step()
+      learner_cpu = cluster_lib.learner_device() + '/cpu:0'
+      with tf.device(cluster_lib.actor_device(task) + '/cpu:0'):
+        with learner_lib.variables_on(learner_cpu):
+          agent = actor_lib.make_agent(config)  # The learner's policy.
+        # This actor's own copy of it, updated at the start of each unroll
+        # (paper section 3): one read over gRPC per unroll, not per step.
+        with actor_lib.local_variables():
+          policy = actor_lib.make_agent(config, name='actor_policy')
+          (output,), (self._level_names,) = actor_lib.build_actors(
+              policy, config, 1, first_actor=task)
+        with learner_lib.variables_on(learner_cpu):
+          data = learner_lib.make_time_major(output)
+          # Creates the learner's variables in this graph (never runs).
+          agent.unroll(data.agent_outputs.action, data.env_outputs,
+                       data.agent_state)
+          self._copy_policy = actor_lib.copy_policy(policy, agent)
+          self._num_env_frames = (
+              tf.compat.v1.train.get_or_create_global_step())
         self._times = bottleneck.read_actor_times()
         with tf.device(cluster_lib.learner_device() + '/cpu:0'):
           queue = learner_lib.make_queue(output, shared_name=TRAJECTORY_QUEUE)
@@ -377,6 +389,7 @@ class _Actor:
           session = self._connect()
           last_times = 0.  # Its local variables start again from 0.
         try:
+          session.run(self._copy_policy)
           _, times = session.run((self._enqueue, self._times))
         except tf.errors.CancelledError:  # The learner closed the queue.
           try:

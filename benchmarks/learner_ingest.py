@@ -32,9 +32,10 @@ over more processes. Columns, per K:
                 ActorOutput of one actor): for each tensor, its size without
                 the leading batch dimension times its dtype's size, the level
                 name at its length in bytes; gRPC and protobuf framing not
-                counted. `KB/step` is the parameters an actor reads from the
-                learner at each step (every trainable variable), shared by
-                its E environments.
+                counted. `KB/unroll` is the parameters an actor copies from
+                the learner at the start of each unroll (every trainable
+                variable; actor.copy_policy), shared by its E environments
+                and T steps.
 
 Then the saturation estimate:
 
@@ -157,8 +158,8 @@ def bytes_per_trajectory(specs, level_name):
 
 
 def parameter_bytes(config):
-  """Bytes of the agent's trainable variables: what an actor reads from the
-  learner at each step."""
+  """Bytes of the agent's trainable variables: what an actor copies from the
+  learner at the start of each unroll."""
   with tf.Graph().as_default():
     agent = actor_lib.make_agent(config)
     actor_lib.build_actors(agent, config, 1)
@@ -350,7 +351,7 @@ def load_results(path):
 
 def markdown_rows(rows):
   lines = ['| K | E | traj/s | frames/s | step ms | compute ms | ceiling '
-           'frames/s | queue | KB/traj | KB/step |',
+           'frames/s | queue | KB/traj | KB/unroll |',
            '|---|---|---|---|---|---|---|---|---|---|']
   for row in rows:
     queue = row['queue_fill']
