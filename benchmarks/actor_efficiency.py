@@ -12,7 +12,8 @@ measures the frames the learner takes in (progress.csv; in steady state all
 that the actors produce) and the CPU seconds of the actor processes and
 their environment children only (/proc; the learner's CPU is not counted).
 Then, with the cluster stopped, the raw emulator in the same run: one
-process stepping random actions (throughput.raw_rates). It reports
+process stepping random actions (throughput.raw_rates), then E such
+processes at once (E = --envs_per_actor). It reports
 
   actor frames/s        frames/s per actor process;
   actor cores           CPU seconds per second of each actor process with
@@ -21,7 +22,13 @@ process stepping random actions (throughput.raw_rates). It reports
   raw frames per CPU-s  the raw emulator's, one process;
   share                 frames per CPU-s / raw frames per CPU-s: what is
                         left after inference, inter-process calls and
-                        queueing (the goal is >= 80%).
+                        queueing (the goal is >= 80%);
+
+and where an actor's CPU goes, in CPU microseconds per frame: all of it, in
+the actor task (inference, the TF runtime, the py_func calls, gRPC), in its
+environment children (the emulator and the child's side of each call), and
+the raw emulator's with one process and with E processes sharing the cores
+(the emulator's own cost when E of them take turns: caches, scheduling).
 
 The result goes to `--output` (JSON; benchmarks/learner_ingest.py reads its
 frames per CPU-second for the saturation estimate) and the same name with
@@ -65,31 +72,51 @@ def check_config(config):
 
 
 def actor_cpu_seconds(launcher_pid):
-  """(CPU seconds so far of the actor tasks and their descendants, their
-  number)."""
+  """(CPU seconds so far of the actor tasks, of their descendants (the
+  environments), the number of actor tasks)."""
   actors = learner_ingest.task_pids(launcher_pid, 'actor')
-  pids = list(actors)
+  children = []
   for pid in actors:
-    pids += learner_ingest.descendants(pid)
-  return throughput.cpu_seconds(pids), len(actors)
+    children += learner_ingest.descendants(pid)
+  return (throughput.cpu_seconds(actors), throughput.cpu_seconds(children),
+          len(actors))
 
 
 def efficiency(frames_per_sec, num_actors, cpu_secs, seconds,
-               raw_per_cpu_second):
-  """The result's figures from the measured totals of the window."""
+               raw_per_cpu_second, env_cpu_secs=None,
+               raw_parallel_per_cpu_second=None):
+  """The result's figures from the measured totals of the window.
+
+  `cpu_secs` is all the actors' CPU (tasks and environments), of which
+  `env_cpu_secs` in the environment children; `raw_parallel_per_cpu_second`
+  the raw emulator's rate with as many processes at once as an actor has
+  environments."""
   if cpu_secs <= 0 or seconds <= 0 or num_actors < 1:
     raise ValueError('no actor CPU time measured (%r s over %r s, %r actors).'
                      % (cpu_secs, seconds, num_actors))
   per_cpu = frames_per_sec / (cpu_secs / seconds)
-  return dict(actor_frames_per_second=frames_per_sec / num_actors,
-              actor_cores=cpu_secs / seconds / num_actors,
-              actor_frames_per_cpu_second=per_cpu,
-              raw_frames_per_cpu_second=raw_per_cpu_second,
-              share=per_cpu / raw_per_cpu_second)
+  result = dict(actor_frames_per_second=frames_per_sec / num_actors,
+                actor_cores=cpu_secs / seconds / num_actors,
+                actor_frames_per_cpu_second=per_cpu,
+                raw_frames_per_cpu_second=raw_per_cpu_second,
+                share=per_cpu / raw_per_cpu_second)
+  if env_cpu_secs is not None:
+    # CPU microseconds per frame: where an actor's CPU goes.
+    us = lambda secs: 1e6 * secs / (frames_per_sec * seconds)
+    result.update(us_per_frame=us(cpu_secs),
+                  us_per_frame_task=us(cpu_secs - env_cpu_secs),
+                  us_per_frame_environments=us(env_cpu_secs),
+                  us_per_frame_raw=1e6 / raw_per_cpu_second)
+    if raw_parallel_per_cpu_second:
+      result.update(
+          raw_parallel_frames_per_cpu_second=raw_parallel_per_cpu_second,
+          us_per_frame_raw_parallel=1e6 / raw_parallel_per_cpu_second)
+  return result
 
 
 def lines(result):
-  return [
+  """The result's markdown table, and where the CPU goes when measured."""
+  table = [
       '| actors x envs | actor frames/s | actor cores | frames per CPU-s | '
       'raw frames per CPU-s | share |',
       '|---|---|---|---|---|---|',
@@ -98,6 +125,19 @@ def lines(result):
           result['actor_frames_per_second'], result['actor_cores'],
           result['actor_frames_per_cpu_second'],
           result['raw_frames_per_cpu_second'], 100 * result['share'])]
+  if 'us_per_frame' in result:
+    table += [
+        '',
+        '| CPU us per frame | actor | in its task (inference, TF, gRPC) | '
+        'in its environments | raw emulator, 1 process | raw emulator, '
+        '%d processes at once |' % result['envs_per_actor'],
+        '|---|---|---|---|---|---|',
+        '| | %.0f | %.0f | %.0f | %.0f | %s |' % (
+            result['us_per_frame'], result['us_per_frame_task'],
+            result['us_per_frame_environments'], result['us_per_frame_raw'],
+            '%.0f' % result['us_per_frame_raw_parallel']
+            if 'us_per_frame_raw_parallel' in result else '-')]
+  return table
 
 
 def main(argv):
@@ -124,7 +164,7 @@ def main(argv):
                                      config.envs_per_actor]),
         logdir, FLAGS.warmup_seconds, FLAGS.seconds,
         probe=lambda pid: (time.perf_counter(),) + actor_cpu_seconds(pid))
-    (t0, cpu0, n0), (t1, cpu1, n1) = probes
+    (t0, task0, env0, n0), (t1, task1, env1, n1) = probes
     if n0 != config.num_actors or n1 != config.num_actors:
       raise RuntimeError('found %d then %d actor processes, not %d.' %
                          (n0, n1, config.num_actors))
@@ -134,8 +174,14 @@ def main(argv):
   except (RuntimeError, ValueError) as e:
     sys.exit('actor_efficiency.py: error: %s' % e)
   _, raw_per_cpu = throughput.raw_rates(config, 1, FLAGS.raw_seconds)
+  # The emulator alone when as many processes as an actor's environments
+  # share the cores (cache and scheduling, no inter-process calls).
+  _, raw_parallel_per_cpu = throughput.raw_rates(
+      config, config.envs_per_actor, FLAGS.raw_seconds)
   result = efficiency(window['frames_per_sec'], config.num_actors,
-                      cpu1 - cpu0, t1 - t0, raw_per_cpu)
+                      task1 - task0 + env1 - env0, t1 - t0, raw_per_cpu,
+                      env_cpu_secs=env1 - env0,
+                      raw_parallel_per_cpu_second=raw_parallel_per_cpu)
   result.update(level_name=config.level_set.name,
                 num_actors=config.num_actors,
                 envs_per_actor=config.envs_per_actor, cores=os.cpu_count(),

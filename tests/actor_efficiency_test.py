@@ -56,11 +56,32 @@ def test_actor_cpu_counts_tasks_and_their_children():
   process = subprocess.Popen([sys.executable, '-c', launcher])
   try:
     time.sleep(1.)
-    first, count = actor_efficiency.actor_cpu_seconds(process.pid)
+    task, env, count = actor_efficiency.actor_cpu_seconds(process.pid)
+    first = task + env
     time.sleep(1.)
-    second, _ = actor_efficiency.actor_cpu_seconds(process.pid)
+    task, env, _ = actor_efficiency.actor_cpu_seconds(process.pid)
+    second = task + env
+    assert env > .2  # The busy grandchild is an environment.
     assert count == 1
     assert second - first > .2  # The busy grandchild is counted.
   finally:
     process.kill()
     process.wait()
+
+
+def test_where_the_cpu_goes():
+  # 2,000 frames/s over 10 s: 20,000 frames; 30 CPU-s, 20 of them in the
+  # environments.
+  result = actor_efficiency.efficiency(
+      frames_per_sec=2000., num_actors=1, cpu_secs=30., seconds=10.,
+      raw_per_cpu_second=10000., env_cpu_secs=20.,
+      raw_parallel_per_cpu_second=8000.)
+  assert result['us_per_frame'] == pytest.approx(1500.)
+  assert result['us_per_frame_task'] == pytest.approx(500.)
+  assert result['us_per_frame_environments'] == pytest.approx(1000.)
+  assert result['us_per_frame_raw'] == pytest.approx(100.)
+  assert result['us_per_frame_raw_parallel'] == pytest.approx(125.)
+  table = actor_efficiency.lines(dict(result, num_actors=1,
+                                      envs_per_actor=32))
+  assert '32 processes at once' in table[-3]
+  assert table[-1] == '| | 1500 | 500 | 1000 | 100 | 125 |'
