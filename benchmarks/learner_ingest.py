@@ -375,7 +375,7 @@ def actor_rate():
     with open(FLAGS.actor_result) as f:
       result = json.load(f)
     return (result['actor_frames_per_cpu_second'],
-            'frames per CPU-second (%s)' % FLAGS.actor_result)
+            'frames per CPU-second (%s)' % os.path.relpath(FLAGS.actor_result))
   return None, ('no real-Atari actor rate: run benchmarks/actor_efficiency.py '
                 'or pass --actor_frames_per_second')
 
