@@ -66,9 +66,7 @@ def build_workers(config, replica_fn=learner_lib.replica_gradients):
           shared.unroll(data.agent_outputs.action, data.env_outputs,
                         data.agent_state)
           optimizer = learner_lib.make_optimizer(config, hyperparameters)
-        sync_op = tf.group([
-            mine.assign(theirs) for mine, theirs in
-            zip(local.trainable_variables, shared.trainable_variables)])
+        sync_op = actor_lib.copy_policy(local, shared)
         outputs = learner_lib.build_learner(
             local, data, config, replica_fn, optimizer=optimizer,
             variables=shared.trainable_variables)

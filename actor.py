@@ -176,7 +176,8 @@ def copy_policy(policy, agent):
   its own local policy mu to the latest learner policy pi and runs it for n
   steps in its environment." A distributed actor runs it before each unroll:
   one read of the weights from the learner per unroll instead of one per
-  step. Both agents' variables must exist (both called once).
+  step; A3C's workers copy the shared agent the same way before each
+  update. Both agents' variables must exist (both called once).
   """
   mine, theirs = policy.trainable_variables, agent.trainable_variables
   if [v.shape.as_list() for v in mine] != [v.shape.as_list() for v in theirs]:

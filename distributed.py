@@ -309,7 +309,7 @@ class _Actor:
           self._num_env_frames = (
               tf.compat.v1.train.get_or_create_global_step())
         self._times = bottleneck.read_actor_times()
-        with tf.device(cluster_lib.learner_device() + '/cpu:0'):
+        with tf.device(learner_cpu):
           queue = learner_lib.make_queue(output, shared_name=TRAJECTORY_QUEUE)
           self._enqueue = queue.enqueue_many(nest.flatten(output))
           self._finished = _finished_queue(config.num_actors).enqueue(task)
