@@ -44,7 +44,7 @@ AGENTS = ('impala', 'a3c', 'a2c_sync_step', 'a2c_sync_traj')
 # defaults (DOMAIN_DEFAULTS).
 SMALL_MACHINE = collections.OrderedDict(
     batch_size=8, envs_per_actor=8, epsilon=1e-4, entropy_cost=0.003,
-    replay_proportion=0.5, replay_buffer_size=4000)
+    replay_proportion=0.75, replay_buffer_size=4000)
 # make train suggests the switch on machines with at most this many cores.
 SMALL_MACHINE_MAX_CORES = 4
 

@@ -70,6 +70,18 @@ def training_seconds(wall_time, learner_steps):
   return np.concatenate([[0.], np.cumsum(steps)])
 
 
+def superseded_rows_dropped(frames):
+  """Indices of the rows that stand, frames increasing. A run that died
+  without its final checkpoint resumes from an older one and writes its
+  frames again from there; its rows after that checkpoint are superseded
+  by the later ones (the time they took still counts as training time:
+  it was spent)."""
+  frames = np.asarray(frames, np.float64)
+  later_min = np.minimum.accumulate(frames[::-1])[::-1]
+  later_min = np.append(later_min[1:], np.inf)
+  return [int(i) for i in np.flatnonzero(frames < later_min)]
+
+
 def split_label(argument):
   """'LABEL=LOGDIR' -> (LABEL, LOGDIR); a plain LOGDIR has the label ''."""
   label, sep, logdir = argument.partition('=')
@@ -89,8 +101,9 @@ def read_curve(argument):
     rows = list(csv.DictReader(f))
   seconds = training_seconds([float(r['wall_time']) for r in rows],
                              [int(r['learner_steps']) for r in rows])
-  keep = [i for i, r in enumerate(rows)
-          if r.get('mean_episode_return') not in (None, '', 'nan')]
+  current = superseded_rows_dropped([float(r['frames']) for r in rows])
+  keep = [i for i in current
+          if rows[i].get('mean_episode_return') not in (None, '', 'nan')]
   if not keep:
     raise ValueError('%s has no row with a mean return yet' % path)
   rows = [rows[i] for i in keep]

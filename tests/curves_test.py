@@ -51,6 +51,23 @@ def test_reaching_a_return_needs_enough_games_and_counts_training_time(
   assert curves.first_reaching(a, 6.) is None
 
 
+def test_a_run_resumed_from_an_older_checkpoint_keeps_its_later_rows(
+    tmp_path):
+  # Died at 4M frames with its last checkpoint at 2.5M: the rows from 3M
+  # and 4M are written again after the resumption and the later ones stand.
+  logdir = _write_run(tmp_path / 'r', [0, 60, 120, 180, 1000, 1060, 1120],
+                      [10, 20, 30, 40, 5, 15, 25],
+                      [1e6, 2e6, 3e6, 4e6, 3e6, 4e6, 5e6],
+                      [-20, -10, 5, 9, 3, 7, 8], [100] * 7)
+  run = curves.read_curve(logdir)
+  np.testing.assert_allclose(run.frames, [1e6, 2e6, 3e6, 4e6, 5e6])
+  np.testing.assert_allclose(run.returns, [-20, -10, 3, 7, 8])
+  # The lost rows' time counts; the resumption gap counts one interval.
+  np.testing.assert_allclose(run.seconds, [0, 60, 240, 300, 360])
+  assert curves.first_reaching(run, 5.) == (4e6, 300.)
+  assert curves.superseded_rows_dropped([1, 2, 2, 3]) == [0, 2, 3]
+
+
 def test_mean_and_range_cover_the_frames_all_runs_reach(two_runs):
   runs = [curves.read_curve(logdir) for logdir in two_runs]
   grid, mean, low, high = curves.mean_and_range(runs, 'frames', 5)
