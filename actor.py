@@ -1,8 +1,8 @@
 # Copyright the impala-tf authors. Licensed under the Apache License 2.0.
 """Actors (paper Figure 1, left): the policy unrolled in the environments.
 
-An actor steps `envs_per_actor` environments (child processes) with one
-batched inference per step, inside one `tf.scan` per unroll, and outputs
+An actor steps `envs_per_actor` environments (child processes of
+`envs_per_process` environments each) with one batched inference per step, inside one `tf.scan` per unroll, and outputs
 `unroll_length` steps of each as an `ActorOutput`; it never computes
 gradients. Its persistent state (last environment output, agent state and
 agent output) lives in local variables, so that consecutive unrolls join up
@@ -12,6 +12,7 @@ and in its environments (bottleneck.ActorTimes).
 
 import collections
 import contextlib
+import math
 
 import tensorflow as tf
 
@@ -41,13 +42,14 @@ def assigned_levels(config, actor_index):
           for g in range(first, first + config.envs_per_actor)]
 
 
-def create_environments(config, actor_index, is_test=False):
-  """The actor's environments (not started) and their level names.
+def environment_specs(config, actor_index, is_test=False):
+  """The level names of the actor's environments and their
+  `environments.environment_spec`s (class, constructor arguments).
 
   With `config.null_environment`, Atari games are `environments.PyProcessNull`
   stand-ins of the same shapes (level names unchanged).
   """
-  level_names, processes = [], []
+  level_names, specs = [], []
   for j, level in enumerate(assigned_levels(config, actor_index)):
     g = actor_index * config.envs_per_actor + j
     if is_test:
@@ -67,10 +69,43 @@ def create_environments(config, actor_index, is_test=False):
                     width=config.width, height=config.height,
                     dataset_path=config.dataset_path)
     seed = config.seed * 100003 + g + (50000 if is_test else 0)
-    processes.append(environments.create_environment(
+    specs.append(environments.environment_spec(
         domain, env_level, seed=seed, is_test=is_test, **kwargs))
     level_names.append(level)
-  return level_names, processes
+  return level_names, specs
+
+
+def group_size(config):
+  """Environments per child process: `config.envs_per_process`, which
+  config.resolve_config checks divides `envs_per_actor`, or less in a
+  configuration derived with fewer environments per actor (test mode, A3C's
+  workers): their greatest common divisor."""
+  return math.gcd(config.envs_per_process, config.envs_per_actor)
+
+
+def create_environments(config, actor_index, is_test=False):
+  """The actor's level names and its environments' processes (not started).
+
+  One process per environment, or with `config.envs_per_process` k > 1 one
+  `environments.EnvironmentGroup` process per k consecutive environments
+  (the same environments and seeds: the grouping changes only the cost).
+  """
+  level_names, specs = environment_specs(config, actor_index, is_test)
+  k = group_size(config)
+  if k == 1:
+    return level_names, [py_process.PyProcess(type_, **kwargs)
+                         for type_, kwargs in specs]
+  return level_names, [environments.create_environment_group(specs[j:j + k])
+                       for j in range(0, len(specs), k)]
+
+
+def create_flow_environment(config, actor_index, is_test=False):
+  """(The actor's level names, its environments as one
+  `environments.FlowEnvironment` of batch `envs_per_actor`.)"""
+  level_names, processes = create_environments(config, actor_index, is_test)
+  k = group_size(config)
+  return level_names, environments.FlowEnvironment(
+      py_process.PyProcessBatch(processes), group_size=k if k > 1 else None)
 
 
 def build_actor(agent, env, level_names, unroll_length):
@@ -198,8 +233,7 @@ def build_actors(agent, config, num_actors, first_actor=0, is_test=False):
   outputs, level_names = [], []
   for i in range(first_actor, first_actor + num_actors):
     with tf.name_scope('actor_%d' % i):
-      names, processes = create_environments(config, i, is_test)
-      env = environments.FlowEnvironment(py_process.PyProcessBatch(processes))
+      names, env = create_flow_environment(config, i, is_test)
       outputs.append(build_actor(agent, env, names, config.unroll_length))
       level_names.append(names)
   return outputs, level_names

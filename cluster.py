@@ -367,6 +367,9 @@ def session_config(job_name, task, num_actor_threads, run_config):
   if job_name == ACTOR_JOB:
     devices.append(actor_device(task))
     config.device_count['GPU'] = 0
+    # An actor's TF threads mostly wait for its environments: spinning
+    # there cost ~10% of its CPU (perf, docs/performance.md#actors).
+    config.experimental.disable_thread_spinning = True
   config.device_filters.extend(devices)
   return config
 

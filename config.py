@@ -47,6 +47,9 @@ SMALL_MACHINE = collections.OrderedDict(
     replay_proportion=0.75, replay_buffer_size=4000)
 # make train suggests the switch on machines with at most this many cores.
 SMALL_MACHINE_MAX_CORES = 4
+# --envs_per_process by default (Atari, catch): an actor's child processes
+# each step up to this many of its environments (docs/performance.md#actors).
+ENVS_PER_PROCESS = 8
 
 
 def small_machine_flags():
@@ -120,6 +123,14 @@ flags.DEFINE_integer(
 flags.DEFINE_integer('num_actors', None, 'Number of actors.')
 flags.DEFINE_integer('envs_per_actor', None,
                      'Environments each actor steps with batched inference.')
+flags.DEFINE_integer(
+    'envs_per_process', None,
+    'Environments in each child process of an actor, stepped one after '
+    'another (a divisor of --envs_per_actor). More per process cost less CPU '
+    'per frame; the environments and results are the same '
+    '(docs/performance.md#actors). Default: %d for Atari and catch, 1 for '
+    'DeepMind Lab (one process per environment, as the release).' %
+    ENVS_PER_PROCESS)
 flags.DEFINE_integer('batch_size', None, 'Trajectories per learner batch.')
 flags.DEFINE_integer('unroll_length', None, 'Agent steps per trajectory.')
 flags.DEFINE_integer('num_action_repeats', None, 'Frames per agent step.')
@@ -327,6 +338,25 @@ def _default_envs_per_actor(level_set, num_actors, batch_size):
   return -(-at_least // step) * step
 
 
+def _envs_per_process(domain, envs_per_actor):
+  """--envs_per_process, checked, or its default for the domain: the largest
+  divisor of envs_per_actor up to ENVS_PER_PROCESS (Atari, catch), 1 (DMLab)."""
+  requested = FLAGS.envs_per_process
+  if requested is None:
+    if domain == 'dmlab':
+      return 1
+    return max(k for k in range(1, ENVS_PER_PROCESS + 1)
+               if envs_per_actor % k == 0)
+  if requested < 1 or envs_per_actor % requested:
+    raise ValueError(
+        '--envs_per_process=%d must be >= 1 and divide --envs_per_actor=%d '
+        '(each of an actor\'s child processes steps as many environments): '
+        'use one of %s.' % (requested, envs_per_actor,
+                            [k for k in range(1, envs_per_actor + 1)
+                             if envs_per_actor % k == 0]))
+  return requested
+
+
 def _check_even_suite(level_set, num_actors, envs_per_actor):
   """Every level of a suite gets the same number of environments (they are
   assigned round-robin, actor.create_environments)."""
@@ -371,9 +401,11 @@ _ConfigFields = collections.namedtuple('Config', [
     'small_machine',
     # --null_environment: actors step environments.PyProcessNull stand-ins
     # of the Atari levels (actor.create_environments).
-    'null_environment'],
+    'null_environment',
+    # Environments per child process of an actor (actor.create_environments).
+    'envs_per_process'],
     defaults=(1, False, 30, 96, 72, None, 5., 600, 10, False, 60., 108000,
-              'vtrace', 0., 10000, 'cpu', 1, None, 'impala', '', False))
+              'vtrace', 0., 10000, 'cpu', 1, None, 'impala', '', False, 1))
 
 
 class Config(_ConfigFields):
@@ -493,6 +525,8 @@ def resolve_config(level_name=None):
         '--num_actors or --envs_per_actor, or lower --batch_size.' %
         (values['batch_size'], num_envs))
   _check_even_suite(level_set, values['num_actors'], values['envs_per_actor'])
+  values['envs_per_process'] = _envs_per_process(domain,
+                                                 values['envs_per_actor'])
   check(not FLAGS.null_environment or domain == 'atari',
         '--null_environment stands in for Atari games only (atari/<game>, '
         'atari57), not %s.' % level_set.name)

@@ -388,6 +388,73 @@ class PyProcessNull:
                                                               4)])
 
 
+class EnvironmentGroup:
+  """Several environments in one child process, stepped one after another.
+
+  A child process per environment costs CPU on every step besides the
+  environment's own: the call's messages both ways, and a process woken with
+  caches that the other children have taken (docs/performance.md#actors
+  measures it). A group of k environments in one process pays that once per
+  k steps. Each environment is the same object, with the same seed, as alone
+  in its process, so the grouping changes no result, only the cost.
+
+  `members`: [(type_, constructor kwargs)] of one environment class (as
+  `environment_spec` returns them). `initial()` and `step(action)` (action
+  int [k], one per member) return `StepOutput`s of the members stacked along
+  a new first axis of size k; `close()` closes every member.
+  """
+
+  _preload_modules = ('ale_py',)
+
+  def __init__(self, members):
+    if not members:
+      raise ValueError('EnvironmentGroup needs at least one environment.')
+    self._members = [type_(**kwargs) for type_, kwargs in members]
+
+  def initial(self):
+    return _stacked([member.initial() for member in self._members])
+
+  def step(self, action):
+    action = np.asarray(action)
+    if action.shape != (len(self._members),):
+      raise ValueError('EnvironmentGroup.step: %d actions for %d '
+                       'environments.' % (action.size, len(self._members)))
+    return _stacked([member.step(a)
+                     for member, a in zip(self._members, action.tolist())])
+
+  def close(self):
+    for member in self._members:
+      if hasattr(member, 'close'):
+        member.close()
+
+  @staticmethod
+  def _tensor_specs(method_name, kwargs, constructor_kwargs):
+    import inspect  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    members = constructor_kwargs['members']
+    type_, member_kwargs = members[0]
+    bound = inspect.signature(type_).bind(**member_kwargs)
+    bound.apply_defaults()
+    specs = type_._tensor_specs(method_name, kwargs, dict(bound.arguments))  # pylint: disable=protected-access
+    if specs is None:
+      return None
+    return tf.nest.map_structure(
+        lambda spec: tf.TensorSpec([len(members)] + spec.shape.as_list(),
+                                   spec.dtype), specs)
+
+
+def _stacked(structures):
+  """The leaves of equal nests (tuples, namedtuples) stacked: numpy arrays
+  with a new first axis; strings as object arrays."""
+  first = structures[0]
+  if isinstance(first, tuple):
+    parts = [_stacked(list(leaves)) for leaves in zip(*structures)]
+    return type(first)(*parts) if hasattr(first, '_fields') else tuple(parts)
+  if isinstance(first, (bytes, str)):
+    return np.array(structures, dtype=object)
+  return np.stack([np.asarray(leaf) for leaf in structures])
+
+
 # ---------------------------------------------------------------------------
 # TF side.
 
@@ -402,18 +469,32 @@ class FlowEnvironment:
   actor keeps the state in a variable. Treat it as opaque.
   """
 
-  def __init__(self, env):
+  def __init__(self, env, group_size=None):
     """`env`: a `py_process.PyProcess` of an environment class, a
     `py_process.PyProcessBatch` of them (tensors then get a leading batch
-    dimension), or the `proxy` of either."""
+    dimension), or the `proxy` of either. With `group_size` k, a
+    `PyProcessBatch` of M `EnvironmentGroup`s of k environments each: the
+    batch dimension is then M * k, environment j of group m at m * k + j."""
     if isinstance(env, (py_process.PyProcess, py_process.PyProcessBatch)):
       env = env.proxy
     self._env = env
+    self._group_size = group_size
+
+  def _call(self, method, *args):
+    """`method` of the environment, with groups folded into the batch."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    k = self._group_size
+    if k is None:
+      return getattr(self._env, method)(*args)
+    args = [tf.reshape(arg, [-1, k]) for arg in args]
+    output = getattr(self._env, method)(*args)
+    return tf.nest.map_structure(
+        lambda t: tf.reshape(t, [-1] + t.shape[2:].as_list()), output)
 
   def initial(self):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     with tf.name_scope('flow_environment_initial'):
-      output = self._env.initial()
+      output = self._call('initial')
       # The next step cannot start before the initial output has been read.
       with tf.control_dependencies(tf.nest.flatten(output)):
         env_state = tf.constant(0, dtype=tf.int64)
@@ -425,7 +506,7 @@ class FlowEnvironment:
       env_state = tf.convert_to_tensor(env_state)
       # The previous call must have run before this step.
       with tf.control_dependencies([env_state]):
-        output = self._env.step(action)
+        output = self._call('step', action)
       with tf.control_dependencies(tf.nest.flatten(output)):
         env_state = tf.add(env_state, 1)
       return env_state, output
@@ -445,6 +526,46 @@ _DMLAB_KWARGS = ('num_action_repeats', 'config', 'width', 'height',
                  'runfiles_path', 'level_cache', 'dataset_path')
 _CATCH_KWARGS = ('rows', 'columns', 'pixels_per_cell')
 _NULL_KWARGS = ('num_actions', 'episode_steps', 'frame_size', 'frame_stack')
+
+
+def environment_spec(domain, level, seed, is_test=False, **kwargs):
+  """The class of an environment and its constructor arguments, checked.
+
+  `(type_, kwargs)` such that `type_(**kwargs)` is the environment; what
+  `create_environment` runs in a child process of its own and
+  `EnvironmentGroup` with others in one. Arguments and errors as
+  `create_environment`'s.
+  """
+  base.check_int('seed', seed, 0)
+  if domain == 'atari':
+    _split_kwargs(domain, kwargs, _ATARI_KWARGS)
+    atari_environment.atari_rom_path(level)
+    return atari_environment.PyProcessAtari, dict(game=level, seed=seed,
+                                                  **kwargs)
+  if domain == 'dmlab':
+    _split_kwargs(domain, kwargs, _DMLAB_KWARGS)
+    check_dmlab_available()
+    config = dict(kwargs.pop('config', None) or {})
+    check_dmlab_dataset(level, config, kwargs.get('dataset_path'))
+    for key in ('width', 'height'):
+      if key in kwargs:
+        config[key] = kwargs.pop(key)
+    return PyProcessDmLab, dict(
+        level=level, config=config,
+        num_action_repeats=kwargs.pop('num_action_repeats', 4), seed=seed,
+        is_test=is_test, **kwargs)
+  if domain == 'catch':
+    _split_kwargs(domain, kwargs, _CATCH_KWARGS)
+    if level != 'catch':
+      raise ValueError("level for domain 'catch' must be 'catch', got %r." %
+                       (level,))
+    return PyProcessCatch, dict(seed=seed, **kwargs)
+  if domain == 'null':
+    _split_kwargs(domain, kwargs, _NULL_KWARGS)
+    if 'num_actions' not in kwargs:
+      kwargs['num_actions'] = atari_environment.atari_num_actions(level)
+    return PyProcessNull, dict(seed=seed, **kwargs)
+  raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))
 
 
 def create_environment(domain, level, seed, is_test=False, **kwargs):
@@ -470,36 +591,19 @@ def create_environment(domain, level, seed, is_test=False, **kwargs):
     ImportError: 'dmlab' without DeepMind Lab installed (checked here, in the
       parent, before any process starts).
   """
-  base.check_int('seed', seed, 0)
-  if domain == 'atari':
-    _split_kwargs(domain, kwargs, _ATARI_KWARGS)
-    atari_environment.atari_rom_path(level)
-    return py_process.PyProcess(atari_environment.PyProcessAtari, game=level,
-                                seed=seed, **kwargs)
-  if domain == 'dmlab':
-    _split_kwargs(domain, kwargs, _DMLAB_KWARGS)
-    check_dmlab_available()
-    config = dict(kwargs.pop('config', None) or {})
-    check_dmlab_dataset(level, config, kwargs.get('dataset_path'))
-    for key in ('width', 'height'):
-      if key in kwargs:
-        config[key] = kwargs.pop(key)
-    return py_process.PyProcess(
-        PyProcessDmLab, level=level, config=config,
-        num_action_repeats=kwargs.pop('num_action_repeats', 4), seed=seed,
-        is_test=is_test, **kwargs)
-  if domain == 'catch':
-    _split_kwargs(domain, kwargs, _CATCH_KWARGS)
-    if level != 'catch':
-      raise ValueError("level for domain 'catch' must be 'catch', got %r." %
-                       (level,))
-    return py_process.PyProcess(PyProcessCatch, seed=seed, **kwargs)
-  if domain == 'null':
-    _split_kwargs(domain, kwargs, _NULL_KWARGS)
-    if 'num_actions' not in kwargs:
-      kwargs['num_actions'] = atari_environment.atari_num_actions(level)
-    return py_process.PyProcess(PyProcessNull, seed=seed, **kwargs)
-  raise ValueError('domain must be one of %s, got %r.' % (DOMAINS, domain))
+  type_, constructor_kwargs = environment_spec(domain, level, seed, is_test,
+                                               **kwargs)
+  return py_process.PyProcess(type_, **constructor_kwargs)
+
+
+def create_environment_group(specs):
+  """A `py_process.PyProcess` running the `environment_spec`s' environments
+  together as one `EnvironmentGroup` (not started)."""
+  specs = list(specs)
+  if not specs or len({type_ for type_, _ in specs}) != 1:
+    raise ValueError('an environment group needs one or more environments '
+                     'of one class, got %s.' % [t.__name__ for t, _ in specs])
+  return py_process.PyProcess(EnvironmentGroup, specs)
 
 
 def num_actions(domain, level, **kwargs):

@@ -66,9 +66,11 @@ def describe_run(config, logdir, start_frames, learner_device='', master=''):
           c.level_set.domain),
       '  agent    %s network, %s core, %d actions%s' % (
           c.network, c.core, c.num_actions, AGENT_WORDS.get(c.agent, '')),
-      '  actors   %d x %d environments, unroll %d, %d frame%s per step' % (
-          c.num_actors, c.envs_per_actor, c.unroll_length,
-          c.num_action_repeats, '' if c.num_action_repeats == 1 else 's'),
+      '  actors   %d x %d environments (%d per process), unroll %d, %d '
+      'frame%s per step' % (
+          c.num_actors, c.envs_per_actor, c.envs_per_process,
+          c.unroll_length, c.num_action_repeats,
+          '' if c.num_action_repeats == 1 else 's'),
       '  learner  batch %d, %s%s (%d CPU cores here)' % (
           c.batch_size, learner_device, ' via ' + master if master else '',
           os.cpu_count() or 1),

@@ -69,3 +69,18 @@ def test_copy_policy_rejects_different_agents():
     _call(other)
     with pytest.raises(ValueError, match='differ'):
       actor_lib.copy_policy(other, agent)
+
+
+def test_actors_group_their_environments_by_envs_per_process(parse):
+  config = parse('--level_name=atari/pong', '--null_environment',
+                 '--num_actors=1', '--envs_per_actor=4', '--batch_size=2',
+                 '--envs_per_process=2')
+  names, processes = actor_lib.create_environments(config, 0)
+  assert names == ['atari/pong'] * 4
+  assert [p.type for p in processes] == [environments.EnvironmentGroup] * 2
+  # Fewer environments per actor (test mode, A3C): groups shrink to fit.
+  assert actor_lib.group_size(config._replace(envs_per_actor=1)) == 1
+  assert actor_lib.group_size(config._replace(envs_per_actor=6)) == 2
+  alone = config._replace(envs_per_process=1)
+  assert [p.type for p in actor_lib.create_environments(alone, 0)[1]] == [
+      environments.PyProcessNull] * 4

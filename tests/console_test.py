@@ -50,7 +50,8 @@ def test_console_of_a_short_catch_run(tmp_path):
   block = '\n'.join(lines[starts[0] + 1:starts[0] + 7])
   for expected in ('levels   catch: 1 level (catch)',
                    'agent    shallow network, feedforward core, 3 actions',
-                   'actors   2 x 4 environments, unroll 10, 1 frame per step',
+                   'actors   2 x 4 environments (4 per process), unroll 10, '
+                   '1 frame per step',
                    'learner  batch 4, 1 learner on /cpu:0', 'RMSProp lr 0.002 annealed '
                    'linearly to 0 at frame 2400', 'logdir   ' + str(tmp_path)):
     assert expected in block, block

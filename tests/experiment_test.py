@@ -306,6 +306,8 @@ def test_domain_defaults_follow_the_paper(parsed_flags):
           atari.num_action_repeats, atari.core) == (
               20, 32, 0.0006, 0.01, 0.01, 40., 4, 'feedforward')
   assert atari.num_actions == 6 and not atari.full_action_space
+  # Not the paper's: how many of an actor's 32 environments share a process.
+  assert (atari.envs_per_actor, atari.envs_per_process) == (32, 8)
   suite = config_lib.resolve_config('atari57')
   assert suite.network == 'deep' and suite.full_action_space
   assert suite.num_actions == 18 and len(suite.level_set.levels) == 57
@@ -327,6 +329,19 @@ def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch,
   if (os.cpu_count() or 1) <= 4:
     assert (config.num_actors, config.envs_per_actor) == (4, 8)
   assert (suite.num_actors, suite.envs_per_actor) == (150, 1)
+  # One DeepMind Lab per process, as the release, unless asked otherwise.
+  assert config.envs_per_process == suite.envs_per_process == 1
+
+
+def test_envs_per_process_is_a_divisor_of_envs_per_actor(parsed_flags):
+  parsed_flags.envs_per_actor, parsed_flags.batch_size = 12, 8
+  assert config_lib.resolve_config('atari/pong').envs_per_process == 6
+  parsed_flags.envs_per_actor = 7
+  assert config_lib.resolve_config('atari/pong').envs_per_process == 7
+  parsed_flags.envs_per_actor = 11
+  assert config_lib.resolve_config('atari/pong').envs_per_process == 1
+  parsed_flags.envs_per_process = 11
+  assert config_lib.resolve_config('atari/pong').envs_per_process == 11
 
 
 @pytest.mark.parametrize('args,message', [
@@ -362,6 +377,9 @@ def test_single_dmlab_level_defaults_fill_a_batch(parsed_flags, monkeypatch,
     (['--agent=a2c_sync_traj', '--num_actors=2', '--envs_per_actor=4',
       '--batch_size=4'], '--agent=a2c_sync_traj: --batch_size=4 must be 8'),
     (['--agent=a3c', '--batch_size=4'], '--agent=a3c: --batch_size=4 must be 1'),
+    (['--num_actors=2', '--envs_per_actor=4', '--batch_size=8',
+      '--envs_per_process=3'],
+     '--envs_per_process=3 must be >= 1 and divide --envs_per_actor=4'),
 ])
 def test_bad_input_is_a_one_line_error_before_any_process(args, message,
                                                           tmp_path):

@@ -76,10 +76,9 @@ def test_flag_makes_actors_use_the_null_environment(parse):
   config = parse('--level_name=atari/pong', '--null_environment',
                  '--num_actors=1', '--envs_per_actor=2', '--batch_size=2')
   assert config.null_environment
-  names, processes = actor_lib.create_environments(config, 0)
+  names, specs = actor_lib.environment_specs(config, 0)
   assert names == ['atari/pong'] * 2
-  assert all(p._type is environments.PyProcessNull  # pylint: disable=protected-access
-             for p in processes)
+  assert [type_ for type_, _ in specs] == [environments.PyProcessNull] * 2
   assert not parse('--level_name=atari/pong').null_environment
 
 
