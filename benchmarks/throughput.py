@@ -557,9 +557,11 @@ def print_measurement(m):
   print('  CPU cores: this process %.2f, environments %.2f, other '
         'processes %.2f (of %d); load average %.2f' % (
             m.cpu_self, m.cpu_children, m.cpu_other, os.cpu_count(), m.load))
-  print('  environment processes     %8d   (%.0f MiB proportional set size '
-        'in all)' % (m.config.num_actors * m.config.envs_per_actor,
-                     m.children_mib))
+  num_envs = m.config.num_actors * m.config.envs_per_actor
+  print('  environment processes     %8d   (%d environments; %.0f MiB '
+        'proportional set size in all)' % (
+            num_envs // actor_lib.group_size(m.config), num_envs,
+            m.children_mib))
   print('  frames per CPU-second     %8.0f   (ours: process + environments;'
         ' x %d cores = the rate on an idle machine if all were ours)' % (
             efficiency(m), os.cpu_count()))
