@@ -2,8 +2,9 @@
 """Actors (paper Figure 1, left): the policy unrolled in the environments.
 
 An actor steps `envs_per_actor` environments (child processes of
-`envs_per_process` environments each) with one batched inference per step, inside one `tf.scan` per unroll, and outputs
-`unroll_length` steps of each as an `ActorOutput`; it never computes
+`envs_per_process` environments each) with one batched inference per step,
+inside one `tf.scan` per unroll, and outputs `unroll_length` steps of each
+as an `ActorOutput`; it never computes
 gradients. Its persistent state (last environment output, agent state and
 agent output) lives in local variables, so that consecutive unrolls join up
 and checkpoints never hold it; so do the seconds it has spent in inference

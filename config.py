@@ -30,7 +30,9 @@ import memory  # pylint: disable=g-import-not-at-top,wrong-import-position
 import replay  # pylint: disable=g-import-not-at-top,wrong-import-position
 import vtrace  # pylint: disable=g-import-not-at-top,wrong-import-position
 # The --small_machine switch, in its own module (small_machine.py).
-from small_machine import SMALL_MACHINE, SMALL_MACHINE_MAX_CORES, small_machine_flags, small_machine_suggestion  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import,line-too-long
+from small_machine import (  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+    SMALL_MACHINE, SMALL_MACHINE_MAX_CORES, small_machine_flags,
+    small_machine_suggestion)
 
 # ---------------------------------------------------------------------------
 # Flags. `None` means: the default of the level's domain (DOMAIN_DEFAULTS).
