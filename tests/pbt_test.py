@@ -128,6 +128,11 @@ def test_population_evolves_recovers_and_resumes(tmp_path):
                if process_util.alive(p) and
                pbt.EXPERIMENT_SCRIPT in process_util.command_line(p)]
     assert len(members) == 3
+    # The other two are held still (each member is its own process group)
+    # until Ctrl-C, so that neither reaches its budget first: on a fast
+    # machine they would while the killed one restarts.
+    for pid in members[1:]:
+      os.killpg(pid, signal.SIGSTOP)
     os.kill(members[0], signal.SIGKILL)
     wait_for(lambda: any(r['event'] == 'restart'
                          for r in pbt.read_rows(lineage_path)),
@@ -140,6 +145,8 @@ def test_population_evolves_recovers_and_resumes(tmp_path):
                                                       'frame') == 2,
              'the restarted member', 200)
     # Ctrl-C stops the population with checkpoints.
+    for pid in members[1:]:
+      os.killpg(pid, signal.SIGCONT)
     controller.send_signal(signal.SIGINT)
     assert controller.wait(200) == 0
   finally:
@@ -151,6 +158,7 @@ def test_population_evolves_recovers_and_resumes(tmp_path):
   stopped_frames = [tf.train.load_variable(
       tf.train.latest_checkpoint(os.path.join(logdir, 'member_%02d' % k)),
       'global_step') for k in range(3)]
+  print('PBT on catch: stopped at frames', stopped_frames)
   assert all(0 < f < 100000 for f in stopped_frames), stopped_frames
 
   # The same command resumes every member and the controller's state.
